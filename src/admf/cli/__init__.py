@@ -1,0 +1,1 @@
+"""admf cli layer."""

@@ -1,0 +1,1 @@
+"""Event types, enums, errors and the engine loop."""

@@ -1,0 +1,80 @@
+"""Event records passed between layers.
+
+Representation (chosen once, used everywhere):
+- timestamps are int nanoseconds since the Unix epoch, UTC;
+- prices, cash and quantities are Python floats (IEEE-754 double). Money is rounded to
+  the cent only where it leaves the system (reports, broker wire, where Decimal strings are
+  used); sums are compared to the cent (abs difference < 0.005).
+- quantities are signed by `side`, never by sign of `qty`: `qty` is always > 0.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
+
+
+class Bar(msgspec.Struct, frozen=True, gc=False):
+    symbol: str
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class Signal(msgspec.Struct, frozen=True, gc=False):
+    """A change of a strategy's desired direction: 1 long, -1 short, 0 flat."""
+
+    strategy_id: str
+    symbol: str
+    ts: int
+    value: int
+    price: float
+
+
+class OrderRequest(msgspec.Struct, frozen=True, gc=False):
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    side: Side
+    qty: float
+    order_type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    ts: int = 0
+    reason: str = "signal"
+
+
+class OrderUpdate(msgspec.Struct, frozen=True, gc=False):
+    """A state transition of an order reported by a broker (simulated or real)."""
+
+    client_order_id: str
+    status: OrderStatus
+    ts: int
+    broker_order_id: str = ""
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    reason: str = ""
+
+
+class Fill(msgspec.Struct, frozen=True, gc=False):
+    """One execution. `qty` is this execution's quantity, never cumulative."""
+
+    exec_id: str
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    side: Side
+    qty: float
+    price: float
+    ts: int
+    commission: float = 0.0
+    reason: str = "signal"
+
+    @property
+    def signed_qty(self) -> float:
+        return self.qty if self.side is Side.BUY else -self.qty

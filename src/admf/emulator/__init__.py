@@ -1,0 +1,1 @@
+"""admf emulator layer."""

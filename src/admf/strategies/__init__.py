@@ -1,0 +1,1 @@
+"""admf strategies layer."""
