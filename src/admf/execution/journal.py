@@ -1,0 +1,388 @@
+"""SQLite (WAL) journal of a live session: order intents, broker ids, state transitions, fills.
+
+Rules the broker adapters follow with it:
+- an intent is written before the order is sent, a fill before it is put on the inbox;
+- a fill's exec_id is unique, so record_fill() doubles as the dedupe check across every path
+  (stream, poll, reconciliation) and across restarts;
+- on restart, recover() gives the open intents, the known fills and the last event time; an
+  intent without a broker id must be looked up by client_order_id before anything is resent.
+
+Every write is its own transaction (autocommit, synchronous=NORMAL in WAL mode): it survives a
+crash of the process, and costs tens of microseconds. One connection, guarded by a lock, so the
+journal can be opened on the main thread and written from the async thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from admf.core.events import Fill, OrderRequest, OrderUpdate
+
+__all__ = ["Intent", "Journal", "Recovery"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS intents (
+    client_order_id TEXT PRIMARY KEY,
+    strategy_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty REAL NOT NULL,
+    order_type TEXT NOT NULL,
+    limit_price REAL,
+    stop_price REAL,
+    tif TEXT NOT NULL,
+    req_ts INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    broker_order_id TEXT,
+    status TEXT,
+    filled_qty REAL NOT NULL DEFAULT 0,
+    updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS broker_ids (
+    broker_order_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    wire_client_order_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    broker_order_id TEXT NOT NULL,
+    filled_qty REAL NOT NULL,
+    filled_avg_price REAL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    exec_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    strategy_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty REAL NOT NULL,
+    price REAL NOT NULL,
+    ts INTEGER NOT NULL,
+    commission REAL NOT NULL,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL,
+    recorded_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
+
+
+class Intent(msgspec.Struct, frozen=True):
+    """An order as the session meant it, plus what the broker has said about it so far."""
+
+    request: OrderRequest
+    created_ns: int
+    broker_order_id: str | None
+    status: str | None
+    filled_qty: float
+
+    @property
+    def client_order_id(self) -> str:
+        return self.request.client_order_id
+
+    @property
+    def sent(self) -> bool:
+        """True once a broker id is known (the broker has acknowledged the order)."""
+        return self.broker_order_id is not None
+
+
+class Recovery(msgspec.Struct, frozen=True):
+    open_intents: list[Intent]
+    fills: list[Fill]
+    exec_ids: frozenset[str]
+    last_event_ts: int
+
+
+class Journal:
+    """Append-mostly session journal in one SQLite file (WAL)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self._last_event_ts = self._load_last_event_ts()
+        self._closed = False
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def record_intent(self, req: OrderRequest) -> bool:
+        """Write an order intent before sending. False when the client_order_id is known already."""
+        now = time.time_ns()
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO intents (client_order_id, strategy_id, symbol, side, qty, order_type,"
+                " limit_price, stop_price, tif, req_ts, reason, created_ns, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    req.client_order_id,
+                    req.strategy_id,
+                    req.symbol,
+                    req.side.value,
+                    req.qty,
+                    req.order_type.value,
+                    req.limit_price,
+                    req.stop_price,
+                    req.tif.value,
+                    req.ts,
+                    req.reason,
+                    now,
+                    now,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def set_broker_id(
+        self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = ""
+    ) -> None:
+        """Bind a broker order id (the first one, or a replacement's) to our client_order_id."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
+                (broker_order_id, time.time_ns(), client_order_id),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?)",
+                (broker_order_id, client_order_id, wire_client_order_id or client_order_id),
+            )
+
+    def record_transition(self, update: OrderUpdate) -> None:
+        """Append a state transition and update the intent's current status."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT INTO transitions (client_order_id, status, ts, broker_order_id, filled_qty,"
+                    " filled_avg_price, reason) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        update.client_order_id,
+                        update.status.value,
+                        update.ts,
+                        update.broker_order_id,
+                        update.filled_qty,
+                        update.filled_avg_price,
+                        update.reason,
+                    ),
+                )
+                self._db.execute(
+                    "UPDATE intents SET status=?, filled_qty=max(filled_qty, ?), updated_ns=?"
+                    " WHERE client_order_id=?",
+                    (update.status.value, update.filled_qty, time.time_ns(), update.client_order_id),
+                )
+                self._bump_last_event(update.ts)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def record_fill(self, fill: Fill, source: str = "stream") -> bool:
+        """Write a fill. False (and nothing written) when its exec_id is already known."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        fill.exec_id,
+                        fill.client_order_id,
+                        fill.strategy_id,
+                        fill.symbol,
+                        fill.side.value,
+                        fill.qty,
+                        fill.price,
+                        fill.ts,
+                        fill.commission,
+                        fill.reason,
+                        source,
+                        time.time_ns(),
+                    ),
+                )
+                new = cur.rowcount == 1
+                if new:
+                    self._bump_last_event(fill.ts)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return new
+
+    def note_event_ts(self, ts: int) -> None:
+        """Advance the last-event time (used as the lower bound of the next reconciliation)."""
+        if ts > self._last_event_ts:
+            with self._lock:
+                self._bump_last_event(ts)
+
+    def _bump_last_event(self, ts: int) -> None:
+        if ts > self._last_event_ts:
+            self._last_event_ts = ts
+            self._db.execute(
+                "INSERT INTO meta VALUES ('last_event_ts', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(ts),),
+            )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @property
+    def last_event_ts(self) -> int:
+        return self._last_event_ts
+
+    def has_fill(self, exec_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
+        return row is not None
+
+    def intent(self, client_order_id: str) -> Intent | None:
+        with self._lock:
+            row = self._db.execute(_INTENT_SELECT + " WHERE client_order_id=?", (client_order_id,)).fetchone()
+        return _intent(row) if row else None
+
+    def client_id_for_broker_id(self, broker_order_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT client_order_id FROM broker_ids WHERE broker_order_id=?", (broker_order_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def replacement_count(self, client_order_id: str) -> int:
+        """How many broker ids (original + replacements) this order has had."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM broker_ids WHERE client_order_id=?", (client_order_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def transitions(self, client_order_id: str) -> list[OrderUpdate]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT client_order_id, status, ts, broker_order_id, filled_qty, filled_avg_price, reason"
+                " FROM transitions WHERE client_order_id=? ORDER BY seq",
+                (client_order_id,),
+            ).fetchall()
+        return [
+            OrderUpdate(
+                client_order_id=r[0],
+                status=OrderStatus(r[1]),
+                ts=r[2],
+                broker_order_id=r[3],
+                filled_qty=r[4],
+                filled_avg_price=r[5],
+                reason=r[6],
+            )
+            for r in rows
+        ]
+
+    def fills(self, client_order_id: str | None = None) -> list[Fill]:
+        sql = (
+            "SELECT exec_id, client_order_id, strategy_id, symbol, side, qty, price, ts, commission, reason"
+            " FROM fills"
+        )
+        args: tuple = ()
+        if client_order_id is not None:
+            sql += " WHERE client_order_id=?"
+            args = (client_order_id,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY ts, recorded_ns", args).fetchall()
+        return [
+            Fill(
+                exec_id=r[0],
+                client_order_id=r[1],
+                strategy_id=r[2],
+                symbol=r[3],
+                side=Side(r[4]),
+                qty=r[5],
+                price=r[6],
+                ts=r[7],
+                commission=r[8],
+                reason=r[9],
+            )
+            for r in rows
+        ]
+
+    def open_intents(self) -> list[Intent]:
+        marks = ",".join("?" * len(_TERMINAL))
+        with self._lock:
+            rows = self._db.execute(
+                _INTENT_SELECT + f" WHERE status IS NULL OR status NOT IN ({marks}) ORDER BY created_ns",
+                _TERMINAL,
+            ).fetchall()
+        return [_intent(r) for r in rows]
+
+    def recover(self) -> Recovery:
+        """State to resume from after a restart."""
+        fills = self.fills()
+        return Recovery(
+            open_intents=self.open_intents(),
+            fills=fills,
+            exec_ids=frozenset(f.exec_id for f in fills),
+            last_event_ts=self._last_event_ts,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Fold the WAL into the main file (every write is already committed)."""
+        if self._closed:
+            return
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        with self._lock:
+            self._closed = True
+            self._db.close()
+
+    def _load_last_event_ts(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key='last_event_ts'").fetchone()
+        return int(row[0]) if row else 0
+
+
+_INTENT_SELECT = (
+    "SELECT client_order_id, strategy_id, symbol, side, qty, order_type, limit_price, stop_price, tif,"
+    " req_ts, reason, created_ns, broker_order_id, status, filled_qty FROM intents"
+)
+
+
+def _intent(r: tuple) -> Intent:
+    req = OrderRequest(
+        client_order_id=r[0],
+        strategy_id=r[1],
+        symbol=r[2],
+        side=Side(r[3]),
+        qty=r[4],
+        order_type=OrderType(r[5]),
+        limit_price=r[6],
+        stop_price=r[7],
+        tif=TimeInForce(r[8]),
+        ts=r[9],
+        reason=r[10],
+    )
+    return Intent(request=req, created_ns=r[11], broker_order_id=r[12], status=r[13], filled_qty=r[14])
