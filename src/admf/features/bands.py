@@ -1,0 +1,174 @@
+"""Price bands: Bollinger, Keltner, Donchian."""
+
+from __future__ import annotations
+
+from collections import deque
+from math import fsum, sqrt
+
+from .base import NAN, Indicator
+from .cores import AtrCore, EmaCore
+from .registry import Period, Positive, register
+
+
+@register("bollinger", period=Period(20), std_dev=Positive(2.0))
+class Bollinger(Indicator):
+    """Bollinger bands: SMA(close) +/- std_dev * population std (ddof=0, as TA-Lib BBANDS).
+
+    Accuracy: the window is kept as deviations from an anchor ``a``; s1 = sum(x - a) and
+    s2 = sum((x - a)^2) are updated in O(1). Every ``period`` bars (when the ring index
+    wraps) the anchor is reset to the exact window mean (math.fsum) and s1, s2 are rebuilt
+    with fsum, so at that bar the result is a correctly rounded two-pass variance and
+    between rebuilds the cancellation in s2/n - (s1/n)^2 is limited to how far the price
+    moved from the anchor within one window. Agreement with numpy's two-pass rolling std
+    is ~1e-13 relative on real prices; TA-Lib (sum-of-squares) is the less accurate one.
+    """
+
+    __slots__ = ("period", "std_dev", "upper", "middle", "lower", "_buf", "_i", "_n", "_a", "_s1", "_s2")
+    outputs = ("upper", "middle", "lower")
+
+    def __init__(self, period: int = 20, std_dev: float = 2.0) -> None:
+        super().__init__()
+        self.period = period
+        self.std_dev = std_dev
+        self.upper = self.middle = self.lower = NAN
+        self._buf = [0.0] * period
+        self._i = 0
+        self._n = 0
+        self._a = 0.0
+        self._s1 = 0.0
+        self._s2 = 0.0
+
+    @property
+    def warmup(self) -> int:
+        return self.period
+
+    def _rebuild(self) -> None:
+        buf = self._buf
+        a = fsum(buf) / self.period
+        self._a = a
+        self._s1 = fsum([x - a for x in buf])
+        self._s2 = fsum([(x - a) * (x - a) for x in buf])
+
+    def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
+        p = self.period
+        if self.ready:
+            buf = self._buf
+            i = self._i
+            a = self._a
+            old = buf[i] - a
+            d = c - a
+            buf[i] = c
+            i += 1
+            if i == p:
+                self._i = 0
+                self._rebuild()
+                a = self._a
+                s1 = self._s1
+                s2 = self._s2
+            else:
+                self._i = i
+                s1 = self._s1 = self._s1 + (d - old)
+                s2 = self._s2 = self._s2 + (d * d - old * old)
+        else:
+            self._buf[self._n] = c
+            self._n += 1
+            if self._n < p:
+                return
+            self._rebuild()
+            self.ready = True
+            a = self._a
+            s1 = self._s1
+            s2 = self._s2
+        m = s1 / p
+        var = s2 / p - m * m
+        w = self.std_dev * sqrt(var) if var > 0.0 else 0.0
+        mid = a + m
+        self.value = self.middle = mid
+        self.upper = mid + w
+        self.lower = mid - w
+
+
+@register("keltner", period=Period(20), atr_period=Period(10, lo=1), multiplier=Positive(2.0))
+class Keltner(Indicator):
+    """Keltner channel: middle = EMA(close, period), bands = middle +/- multiplier * ATR(atr_period)
+    (Wilder ATR, TA-Lib seeding). Ready once both the EMA and the ATR are."""
+
+    __slots__ = ("period", "atr_period", "multiplier", "upper", "middle", "lower", "_ema", "_atr")
+    outputs = ("upper", "middle", "lower")
+
+    def __init__(self, period: int = 20, atr_period: int = 10, multiplier: float = 2.0) -> None:
+        super().__init__()
+        self.period = period
+        self.atr_period = atr_period
+        self.multiplier = multiplier
+        self.upper = self.middle = self.lower = NAN
+        self._ema = EmaCore(period)
+        self._atr = AtrCore(atr_period)
+
+    @property
+    def warmup(self) -> int:
+        return max(self.period, self.atr_period + 1)
+
+    def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
+        mid = self._ema.push(c)
+        atr = self._atr.push(h, l, c)
+        if mid == mid and atr == atr:
+            w = self.multiplier * atr
+            self.value = self.middle = mid
+            self.upper = mid + w
+            self.lower = mid - w
+            self.ready = True
+
+
+@register("donchian", period=Period(20))
+class Donchian(Indicator):
+    """Donchian channel over the last ``period`` bars including the current one:
+    upper = highest high, lower = lowest low, middle = their mean (value = middle).
+    Monotonic deques make each update amortized O(1)."""
+
+    __slots__ = ("period", "upper", "middle", "lower", "_n", "_hv", "_hi", "_lv", "_li")
+    outputs = ("upper", "middle", "lower")
+
+    def __init__(self, period: int = 20) -> None:
+        super().__init__()
+        self.period = period
+        self.upper = self.middle = self.lower = NAN
+        self._n = 0
+        self._hv: deque[float] = deque()
+        self._hi: deque[int] = deque()
+        self._lv: deque[float] = deque()
+        self._li: deque[int] = deque()
+
+    @property
+    def warmup(self) -> int:
+        return self.period
+
+    def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
+        n = self._n
+        self._n = n + 1
+        hv = self._hv
+        hi = self._hi
+        while hv and hv[-1] <= h:
+            hv.pop()
+            hi.pop()
+        hv.append(h)
+        hi.append(n)
+        lv = self._lv
+        li = self._li
+        while lv and lv[-1] >= l:
+            lv.pop()
+            li.pop()
+        lv.append(l)
+        li.append(n)
+        cut = n - self.period
+        if hi[0] == cut:
+            hv.popleft()
+            hi.popleft()
+        if li[0] == cut:
+            lv.popleft()
+            li.popleft()
+        if n + 1 >= self.period:
+            up = self.upper = hv[0]
+            lo = self.lower = lv[0]
+            self.value = self.middle = (up + lo) / 2.0
+            self.ready = True
