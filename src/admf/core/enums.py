@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
@@ -14,14 +14,14 @@ class Side(str, Enum):
         return 1 if self is Side.BUY else -1
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     DAY = "day"
     GTC = "gtc"
     IOC = "ioc"
@@ -30,7 +30,7 @@ class TimeInForce(str, Enum):
     CLS = "cls"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     """Order state machine: NEW -> ACCEPTED -> PARTIALLY_FILLED -> FILLED / CANCELED / REJECTED / EXPIRED."""
 
     NEW = "new"
@@ -52,7 +52,7 @@ _TERMINAL = frozenset(
 )
 
 
-class ExitReason(str, Enum):
+class ExitReason(StrEnum):
     SIGNAL = "signal"
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"

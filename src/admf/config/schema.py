@@ -1,0 +1,120 @@
+"""The validated shape of a config file (pydantic). Unknown keys are errors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SizingConfig(_Model):
+    type: Literal["fixed_shares", "notional", "percent_equity", "atr"] = "fixed_shares"
+    shares: float = Field(100.0, gt=0)
+    amount: float = Field(10_000.0, gt=0)
+    percent: float = Field(0.1, gt=0, le=10)
+    risk_per_trade: float = Field(0.01, gt=0, le=1)
+    atr_period: int = Field(14, ge=1)
+    atr_multiple: float = Field(2.0, gt=0)
+    fractional: bool = False
+
+
+class RiskConfig(_Model):
+    stop_loss: float | None = Field(None, gt=0, lt=1)
+    take_profit: float | None = Field(None, gt=0)
+    trailing_stop: float | None = Field(None, gt=0, lt=1)
+    max_holding_bars: int | None = Field(None, ge=1)
+    max_position: float | None = Field(None, gt=0)
+    max_notional: float | None = Field(None, gt=0)
+    max_gross_exposure: float | None = Field(None, gt=0)
+    sizing: SizingConfig | None = None
+
+
+class StrategyEntry(_Model):
+    type: str
+    params: dict[str, Any] = {}
+    name: str | None = None
+    constraints: list[Literal["intraday"]] = []
+    filter: str | None = None
+    risk: RiskConfig | None = None
+    sizing: SizingConfig | None = None
+    direction: Literal["both", "long", "short"] = "both"
+    symbols: list[str] | None = None
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class SlippageConfig(_Model):
+    type: Literal["none", "bps", "fixed"] = "none"
+    value: float = Field(0.0, ge=0)
+
+
+class CommissionConfig(_Model):
+    type: Literal["none", "per_share", "percent", "fixed"] = "none"
+    rate: float = Field(0.0, ge=0)
+    min: float = Field(0.0, ge=0)
+    max: float | None = Field(None, ge=0)
+
+
+class ExecutionConfig(_Model):
+    broker: Literal["simulated", "alpaca"] = "simulated"
+    execution_mode: Literal["sync", "async"] = "sync"
+    fill: Literal["next_open", "close"] = "next_open"
+    slippage: SlippageConfig = SlippageConfig()
+    commission: CommissionConfig = CommissionConfig()
+
+
+class PortfolioConfig(_Model):
+    initial_capital: float = Field(100_000.0, gt=0)
+    allocation: Literal["split", "each"] = "split"
+
+
+class LiveTradingConfig(_Model):
+    api_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    paper_trading: bool = True
+    base_url: str | None = None
+    data_url: str | None = None
+    stream_url: str | None = None
+    data_stream_url: str | None = None
+    feed: Literal["iex", "sip", "test"] = "iex"
+    cancel_on_stop: bool = True
+    max_order_notional: float | None = Field(None, gt=0)
+    max_position: float | None = Field(None, gt=0)
+    max_orders_per_minute: int | None = Field(None, ge=1)
+    daily_loss_limit: float | None = Field(None, gt=0)
+    flatten_on_kill: bool = False
+    journal: str | None = None
+    warmup_bars: int = Field(200, ge=0)
+
+
+class OutputConfig(_Model):
+    dir: str = "runs"
+    report: bool = True
+
+
+class DataConfig(_Model):
+    specs: list[str]
+    data_dir: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
+class Config(_Model):
+    name: str = "backtest"
+    data: DataConfig
+    strategies: list[StrategyEntry]
+    strategy_files: list[str] = []
+    risk: RiskConfig = RiskConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    live_trading: LiveTradingConfig = LiveTradingConfig()
+    output: OutputConfig = OutputConfig()
+    source: str | None = None
+    base_dir: str | None = None

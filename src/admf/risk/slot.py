@@ -1,0 +1,167 @@
+"""A strategy slot: one strategy on one symbol, trading its own book.
+
+It turns changes of the strategy's signal into orders (sizing, limits, filter, direction,
+session rules) and guards the open position with exit rules. It talks to the broker and the
+book through their small interfaces only, so backtest and live share it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from admf.core.enums import ExitReason, OrderStatus, Side
+from admf.core.events import Fill, OrderRequest
+from admf.risk.exits import ExitRules, ExitState
+from admf.risk.limits import Limits
+from admf.risk.sizing import Sizing
+
+# session code of a bar: outside regular hours, inside, or the session's last bar
+OFF, IN, LAST = 0, 1, 2
+
+
+class StrategySlot:
+    def __init__(
+        self,
+        *,
+        strategy: Any,
+        book: Any,
+        broker: Any,
+        sym: int,
+        symbol: str,
+        strategy_id: str,
+        sizing: Sizing,
+        exits: ExitRules,
+        limits: Limits,
+        direction: str = "both",
+        intraday: bool = False,
+        entry_filter: Callable[..., bool] | None = None,
+        atr: Any = None,
+        prices: Callable[[], dict[str, float]] | None = None,
+        id_prefix: str = "",
+    ) -> None:
+        self.strategy = strategy
+        self.on_bar = strategy.on_bar
+        self.book = book
+        self.broker = broker
+        self.sym = sym
+        self.symbol = symbol
+        self.strategy_id = strategy_id
+        self.sizing = sizing
+        self.exit_rules = exits
+        self.limits = limits
+        self.allow_long = direction in ("both", "long")
+        self.allow_short = direction in ("both", "short")
+        self.intraday = intraday
+        self.entry_filter = entry_filter
+        self.atr = atr
+        self.prices = prices
+        self.id_prefix = id_prefix or f"{strategy_id}-{symbol}-"
+        self.raw_last = 0
+        self.eff = 0
+        self.exit_state: ExitState | None = None
+        self.working: list[str] = []
+        self.n_orders = 0
+        self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
+        self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
+
+    # orders ---------------------------------------------------------------------------------
+    def _order(self, qty: float, ts: int, bar: int, price: float, reason: str) -> OrderRequest:
+        self.n_orders += 1
+        return OrderRequest(
+            client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
+            symbol=self.symbol, side=Side.BUY if qty > 0 else Side.SELL, qty=abs(qty), ts=ts, reason=reason,
+        )
+
+    def _cancel_working(self, ts: int) -> None:
+        for coid in self.working:
+            self.broker.cancel(coid, ts)
+        self.working.clear()
+
+    def _equity(self, close: float) -> float:
+        if self.prices is None:
+            return self.book.cash + self.book.position(self.symbol) * close
+        return self.book.equity(self.prices())
+
+    def _target(self, eff: int, close: float) -> float:
+        if eff == 0:
+            return 0.0
+        equity = self._equity(close)
+        atr = self.atr.value if self.atr is not None else math.nan
+        target = eff * self.sizing.quantity(close, equity, atr)
+        lim = self.limits
+        if lim.max_position is None and lim.max_notional is None and lim.max_gross_exposure is None:
+            return target
+        other = 0.0
+        if lim.max_gross_exposure is not None:
+            if self.prices is None:
+                other = 0.0
+            else:
+                other = self.book.gross_exposure(self.prices()) - abs(self.book.position(self.symbol)) * close
+        return lim.clip(target, close, equity, other, self.sizing.fractional)
+
+    def decide(self, s: int, bar: int, ts: int, o: float, h: float, l: float, c: float, v: float,
+               session: int = IN, day: int = 0) -> None:
+        """Called when the raw signal changed (or, for intraday slots, outside the session)."""
+        changed = s != self.raw_last
+        self.raw_last = s
+        eff = s if (s > 0 and self.allow_long) or (s < 0 and self.allow_short) else 0
+        if self.intraday and session != IN:
+            if session == LAST:
+                self._cancel_working(ts)
+                pos = self.book.position(self.symbol)
+                if pos:
+                    self.broker.fill_now(self._order(-pos, ts, bar, c, ExitReason.SESSION_CLOSE.value),
+                                         self.sym, bar, c)
+                self.eff = eff
+                self.signals.append((bar, ts, 0))
+            elif changed and eff == 0:
+                self.eff = 0  # a signal that went flat overnight frees the next session's entry
+            return
+        if eff == self.eff:
+            return
+        self.eff = eff
+        self.signals.append((bar, ts, eff))
+        self._cancel_working(ts)
+        target = self._target(eff, c)
+        if eff != 0 and self.entry_filter is not None and not self.entry_filter(eff, o, h, l, c, v):
+            target = 0.0
+        delta = target - self.book.position(self.symbol)
+        if abs(delta) > 1e-9:
+            req = self._order(delta, ts, bar, c, ExitReason.SIGNAL.value)
+            self.working.append(req.client_order_id)
+            self.broker.submit(req, self.sym, bar, c, day)
+
+    # fills and exits ------------------------------------------------------------------------
+    def on_fill(self, fill: Fill, bar: int) -> None:
+        """After the book applied a fill of this slot: (re)arm or drop the exit guard."""
+        if fill.client_order_id in self.working and self.broker.orders[fill.client_order_id].status in (
+                OrderStatus.FILLED, OrderStatus.CANCELED):
+            self.working.remove(fill.client_order_id)
+        if not self.exit_rules.active or self.guards is None:
+            return
+        pos = self.book.position(self.symbol)
+        lot = self.book.lots.get(self.symbol)
+        if pos == 0 or lot is None:
+            if self.exit_state is not None:
+                self.exit_state = None
+                self.guards.remove(self)
+            return
+        direction = 1 if pos > 0 else -1
+        if self.exit_state is None or self.exit_state.direction != direction:
+            if self.exit_state is None:
+                self.guards.append(self)
+            self.exit_state = ExitState(self.exit_rules, direction, lot.avg_price, bar)
+
+    def check_exits(self, bar: int, ts: int, o: float, h: float, l: float) -> None:
+        st = self.exit_state
+        if st is None:
+            return
+        hit = st.check(bar, o, h, l)
+        if hit is None:
+            return
+        price, reason, market = hit
+        self._cancel_working(ts)
+        pos = self.book.position(self.symbol)
+        self.broker.fill_now(self._order(-pos, ts, bar, price, reason.value), self.sym, bar, price, market=market)

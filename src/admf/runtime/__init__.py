@@ -1,0 +1,1 @@
+"""Assembly: builds engines from a config and runs them (backtest here, live in live.py)."""

@@ -1,0 +1,281 @@
+"""Build a backtest from a config and run it through the event-driven engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from admf.config.loader import Variant, config_from_dict, expand, load_config
+from admf.config.schema import Config, RiskConfig, SizingConfig, StrategyEntry
+from admf.core.engine import Engine
+from admf.core.errors import ConfigError
+from admf.core.events import Fill
+from admf.data.catalog import load_spec
+from admf.data.timeframe import timeframe_ns
+from admf.data.timeline import Timeline, merge
+from admf.execution.costs import Commission, Slippage
+from admf.execution.simulated import SimulatedBroker
+from admf.features.hub import FeatureHub
+from admf.portfolio.portfolio import Portfolio
+from admf.risk.exits import ExitRules
+from admf.risk.limits import Limits
+from admf.risk.sizing import Sizing
+from admf.risk.slot import StrategySlot
+from admf.strategies.filters import parse_filter
+from admf.strategies.registry import get_strategy
+
+TRADE_COLUMNS = ["strategy_id", "symbol", "side", "qty", "entry_time", "exit_time", "entry_price", "exit_price",
+                 "gross_pnl", "costs", "pnl", "return", "entry_bar", "exit_bar", "bars_held", "exit_reason"]
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest gives back: pandas objects for the whole account and per book."""
+
+    name: str
+    config: Config
+    metrics: dict[str, Any]
+    trades: pd.DataFrame
+    equity: pd.Series
+    fills: pd.DataFrame
+    orders: pd.DataFrame
+    books: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signals: pd.DataFrame | None = None
+    bars: int = 0
+    elapsed_s: float = 0.0
+    label: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics}
+
+
+def resolve_data_dir(cfg: Config) -> Path:
+    """The data directory: as written (relative to the working directory), else beside the config."""
+    given = Path(cfg.data.data_dir or "data")
+    if given.is_absolute() or given.exists() or not cfg.base_dir:
+        return given
+    base = Path(cfg.base_dir)
+    for parent in (base, *base.parents[:3]):
+        cand = parent / given
+        if cand.exists():
+            return cand
+    return given
+
+
+def load_timeline(cfg: Config, *, start: str | None = None, end: str | None = None,
+                  symbols: list[str] | None = None, bars: int | None = None) -> Timeline:
+    data_dir = resolve_data_dir(cfg)
+    specs = cfg.data.specs
+    if symbols:
+        wanted = {s.upper() for s in symbols}
+        specs = [s for s in specs if s.split("_")[0].upper() in wanted or Path(s).stem.split("_")[0].upper() in wanted]
+        if not specs:
+            raise ConfigError("no data spec matches --symbols", file=cfg.source, field="data",
+                              value=",".join(symbols), accepted=", ".join(cfg.data.specs))
+    frames = [load_spec(s, data_dir, start or cfg.data.start, end or cfg.data.end) for s in specs]
+    tl = merge(frames)
+    if bars is not None and bars < len(tl):
+        if bars <= 0:
+            raise ConfigError("must be positive", field="--bars", value=bars)
+        keep = slice(0, bars)
+        tl = Timeline(tl.ts[keep], tl.sym[keep], tl.open[keep], tl.high[keep], tl.low[keep], tl.close[keep],
+                      tl.volume[keep], tl.symbols, tl.timeframe, [r[r < bars] for r in tl.rows])
+    return tl
+
+
+def _merge_risk(base: RiskConfig, over: RiskConfig | None) -> RiskConfig:
+    if over is None:
+        return base
+    return base.model_copy(update=over.model_dump(exclude_unset=True))
+
+
+def _sizing(sc: SizingConfig | None) -> Sizing:
+    if sc is None:
+        return Sizing()
+    return Sizing(kind=sc.type, shares=sc.shares, amount=sc.amount, percent=sc.percent,
+                  risk_per_trade=sc.risk_per_trade, atr_period=sc.atr_period, atr_multiple=sc.atr_multiple,
+                  fractional=sc.fractional)
+
+
+def book_ids(entries: list[StrategyEntry]) -> list[str]:
+    ids: list[str] = []
+    for e in entries:
+        base = e.name or e.type
+        bid, n = base, 2
+        while bid in ids:
+            bid, n = f"{base}_{n}", n + 1
+        ids.append(bid)
+    return ids
+
+
+class BacktestBuild:
+    """Everything wired for one variant: hub, books, broker, slots, engine."""
+
+    def __init__(self, cfg: Config, tl: Timeline) -> None:
+        self.cfg = cfg
+        self.tl = tl
+        symbols = tl.symbols
+        n_sym = len(symbols)
+        self.hub = FeatureHub()
+        entries = cfg.strategies
+        self.book_ids = book_ids(entries)
+        capital = cfg.portfolio.initial_capital
+        per_book = capital / len(entries) if cfg.portfolio.allocation == "split" else capital
+        self.books = {bid: Portfolio(bid, per_book, symbols) for bid in self.book_ids}
+        ex = cfg.execution
+        self.slots_by_prefix: dict[str, StrategySlot] = {}
+        self.broker = SimulatedBroker(
+            self._on_fill, fill_rule=ex.fill,
+            slippage=Slippage(ex.slippage.type, ex.slippage.value),
+            commission=Commission(ex.commission.type, ex.commission.rate, ex.commission.min, ex.commission.max),
+        )
+        self.guards: list[list[StrategySlot]] = [[] for _ in range(n_sym)]
+        slots: list[list[StrategySlot]] = [[] for _ in range(n_sym)]
+        self.last_close: dict[str, float] | None = {} if n_sym > 1 else None
+        prices = (lambda: self.last_close) if n_sym > 1 else None
+        self.all_slots: list[StrategySlot] = []
+        intraday = False
+        for i, (e, bid) in enumerate(zip(entries, self.book_ids, strict=True)):
+            cls = get_strategy(e.type, file=cfg.source, field=f"strategy[{i}]")
+            risk = _merge_risk(cfg.risk, e.risk)
+            sizing = _sizing(e.sizing or risk.sizing)
+            exits = ExitRules(risk.stop_loss, risk.take_profit, risk.trailing_stop, risk.max_holding_bars)
+            limits = Limits(risk.max_position, risk.max_notional, risk.max_gross_exposure)
+            filt = parse_filter(e.filter, file=cfg.source, field=f"strategy[{i}].filter") if e.filter else None
+            intraday |= "intraday" in e.constraints
+            for k, sym in enumerate(symbols):
+                if e.symbols and sym not in e.symbols:
+                    continue
+                try:
+                    strat = cls(sym, e.params, self.hub)
+                except ConfigError as exc:
+                    raise ConfigError(exc.detail, file=cfg.source, field=f"strategy[{i}].{e.type}.{exc.field}",
+                                      value=exc.value, accepted=exc.accepted) from None
+                atr = self.hub.get(sym, "atr", period=sizing.atr_period) if sizing.kind == "atr" else None
+                slot = StrategySlot(
+                    strategy=strat, book=self.books[bid], broker=self.broker, sym=k, symbol=sym, strategy_id=bid,
+                    sizing=sizing, exits=exits, limits=limits, direction=e.direction,
+                    intraday="intraday" in e.constraints, entry_filter=filt.bind(self.hub, sym) if filt else None,
+                    atr=atr, prices=prices, id_prefix=f"{bid}-{sym}-",
+                )
+                slot.guards = self.guards[k]
+                slots[k].append(slot)
+                self.slots_by_prefix[slot.id_prefix] = slot
+                self.all_slots.append(slot)
+        needs_calendar = intraday
+        session = day = None
+        if needs_calendar:
+            session, day = session_codes(tl.ts, tl.sym if n_sym > 1 else None, timeframe_ns(tl.timeframe))
+        self.engine = Engine(
+            ts=tl.ts, sym=tl.sym, open=tl.open, high=tl.high, low=tl.low, close=tl.close, volume=tl.volume,
+            n_symbols=n_sym, updaters=[self.hub.updaters(s) for s in symbols], slots=slots, guards=self.guards,
+            broker=self.broker, session=session, day=day, last_close=self.last_close, symbols=symbols,
+        )
+
+    def _on_fill(self, fill: Fill, bar: int) -> None:
+        self.books[fill.strategy_id].apply_fill(fill, bar)
+        prefix = fill.client_order_id.rsplit("-", 1)[0] + "-"
+        self.slots_by_prefix[prefix].on_fill(fill, bar)
+
+
+from admf.runtime.session import session_codes  # noqa: E402  (after the class for readability)
+
+
+def _index(ts: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC", name="timestamp")
+
+
+def _trades_frame(books: dict[str, Portfolio]) -> pd.DataFrame:
+    rows = [t for b in books.values() for t in b.trades]
+    df = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    for col in ("entry_time", "exit_time"):
+        df[col] = pd.to_datetime(df[col].astype("int64"), utc=True)
+    return df.sort_values(["exit_time", "strategy_id", "symbol"], kind="stable").reset_index(drop=True)
+
+
+def _fills_frame(books: dict[str, Portfolio]) -> pd.DataFrame:
+    rows = [{"exec_id": f.exec_id, "client_order_id": f.client_order_id, "strategy_id": f.strategy_id,
+             "symbol": f.symbol, "side": f.side.value, "qty": f.qty, "price": f.price, "commission": f.commission,
+             "time": f.ts, "bar": bar, "reason": f.reason}
+            for b in books.values() for f, bar in zip(b.fills, b.fill_bars, strict=True)]
+    df = pd.DataFrame(rows, columns=["exec_id", "client_order_id", "strategy_id", "symbol", "side", "qty", "price",
+                                     "commission", "time", "bar", "reason"])
+    df["time"] = pd.to_datetime(df["time"].astype("int64"), utc=True)
+    return df.sort_values(["bar", "time"], kind="stable").reset_index(drop=True)
+
+
+def _orders_frame(broker: SimulatedBroker) -> pd.DataFrame:
+    status = {}
+    for u in broker.update_log:
+        status[u.client_order_id] = u.status.value
+    rows = [{"client_order_id": r.client_order_id, "strategy_id": r.strategy_id, "symbol": r.symbol,
+             "side": r.side.value, "qty": r.qty, "type": r.order_type.value, "limit_price": r.limit_price,
+             "stop_price": r.stop_price, "time": r.ts, "reason": r.reason, "status": status.get(r.client_order_id)}
+            for r in broker.order_log]
+    df = pd.DataFrame(rows, columns=["client_order_id", "strategy_id", "symbol", "side", "qty", "type",
+                                     "limit_price", "stop_price", "time", "reason", "status"])
+    df["time"] = pd.to_datetime(df["time"].astype("int64"), utc=True)
+    return df
+
+
+def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
+                progress: Callable[[int], None] | None = None) -> BacktestResult:
+    import time
+
+    from admf.analytics.annualization import infer_periods_per_year
+    from admf.analytics.metrics import compute_metrics
+
+    t0 = time.perf_counter()
+    build = BacktestBuild(cfg, tl)
+    build.engine.run(progress)
+    elapsed = time.perf_counter() - t0
+    index = _index(tl.ts)
+    ppy = infer_periods_per_year(index) if len(index) > 1 else None
+    books_out: dict[str, dict[str, Any]] = {}
+    total = np.zeros(len(tl))
+    sym = tl.sym if len(tl.symbols) > 1 else None
+    for bid, book in build.books.items():
+        eq = book.equity_curve(sym, tl.close)
+        total += eq
+        tr = _trades_frame({bid: book})
+        books_out[bid] = {
+            "equity": pd.Series(eq, index=index, name=bid), "trades": tr,
+            "metrics": compute_metrics(pd.Series(eq, index=index), tr, initial_capital=book.initial_cash,
+                                       periods_per_year=ppy),
+            "positions": book.positions(), "cash": book.cash,
+        }
+    capital = sum(b.initial_cash for b in build.books.values())
+    equity = pd.Series(total, index=index, name="equity")
+    trades = _trades_frame(build.books)
+    metrics = compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy)
+    sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
+    signals = pd.DataFrame(sig_rows, columns=["strategy_id", "symbol", "bar", "ts", "signal"])
+    return BacktestResult(name=cfg.name, config=cfg, metrics=metrics, trades=trades, equity=equity,
+                          fills=_fills_frame(build.books), orders=_orders_frame(build.broker), books=books_out,
+                          signals=signals, bars=len(tl), elapsed_s=elapsed, label=label)
+
+
+def backtest(config: str | Path | dict | Config, *, start: str | None = None, end: str | None = None,
+             symbols: list[str] | None = None, bars: int | None = None) -> BacktestResult | list[BacktestResult]:
+    """Python API: run a config (path, dict or Config). A grid returns one result per combination."""
+    cfg = _as_config(config)
+    tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
+    variants = expand(cfg)
+    results = [run_variant(v.config, tl, label=v.label) for v in variants]
+    return results[0] if len(results) == 1 else results
+
+
+def _as_config(config: str | Path | dict | Config) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return config_from_dict(config, base_dir=str(Path.cwd()))
+    return load_config(config)
+
+
+__all__ = ["BacktestResult", "Variant", "backtest", "load_timeline", "run_variant"]
