@@ -110,9 +110,7 @@ def _to_float(arr: pa.ChunkedArray, source: str, name: str) -> np.ndarray:
         bad = np.flatnonzero(num.isna().to_numpy() & raw.notna().to_numpy())
         if len(bad):
             i = int(bad[0])
-            raise DataError(
-                "not a number", file=source, field=f"row {i + 1}, column {name}", value=raw.iloc[i]
-            )
+            raise DataError("not a number", file=source, field=f"row {i + 1}, column {name}", value=raw.iloc[i])
         return num.to_numpy(dtype=np.float64)
     if pa.types.is_null(arr.type):
         return np.full(len(arr), np.nan)
@@ -155,15 +153,13 @@ def to_ns(arr: pa.ChunkedArray, source: str, name: str) -> np.ndarray:
         if not np.all(np.isfinite(raw)):
             i = int(np.flatnonzero(~np.isfinite(raw))[0])
             raise DataError(
-                "time is not a number", file=source, field=f"row {i + 1}, column {name}", value=raw[i]
+                "time is not a number", file=source, field=f"row {i + 1}, column {name}", value=float(raw[i])
             )
         unit = epoch_unit(raw)
         return np.round(raw * _UNIT_NS[unit]).astype(np.int64)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _strings_to_ns(arr, source, name)
-    raise DataError(
-        f"time column holds {t}", file=source, field=f"column {name}", accepted="dates, times or epochs"
-    )
+    raise DataError(f"time column holds {t}", file=source, field=f"column {name}", accepted="dates, times or epochs")
 
 
 def _strings_to_ns(arr: pa.ChunkedArray, source: str, name: str) -> np.ndarray:

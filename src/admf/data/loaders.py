@@ -72,9 +72,7 @@ def read_table(path: Path) -> pa.Table:
         # Types are guessed from the first block; a later odd value fails the whole read
         # without a row number. Read everything as text so the column parsers can name the row.
         names = pcsv.open_csv(path).schema.names
-        return pcsv.read_csv(
-            path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names})
-        )
+        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"cannot read {kind} file: {e}", file=str(path)) from None
 

@@ -71,8 +71,7 @@ def resample(frame: BarFrame, timeframe: str) -> BarFrame:
         return frame.replace(timeframe=target)
     if src_ns and tgt_ns < NS_PER_DAY and tgt_ns % src_ns:
         raise DataError(
-            f"{target} is not a whole multiple of the source timeframe {src_name}; "
-            "bars would straddle buckets",
+            f"{target} is not a whole multiple of the source timeframe {src_name}; bars would straddle buckets",
             file=frame.name,
             field="timeframe",
             value=timeframe,

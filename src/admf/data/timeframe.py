@@ -65,9 +65,7 @@ def format_timeframe(ns: int) -> str:
     for unit in (NS_PER_DAY, NS_PER_HOUR, NS_PER_MINUTE):
         if ns > 0 and ns % unit == 0:
             return f"{ns // unit}{_CANON_UNIT[unit]}"
-    raise ConfigError(
-        "not a whole number of minutes", field="timeframe", value=ns, accepted=ACCEPTED_TIMEFRAMES
-    )
+    raise ConfigError("not a whole number of minutes", field="timeframe", value=ns, accepted=ACCEPTED_TIMEFRAMES)
 
 
 def parse_symbol_spec(spec: str) -> tuple[str, str]:

@@ -36,9 +36,7 @@ def validate_bars(frame: BarFrame) -> BarFrame:
         a = frame.column(col)
         i = _first(~np.isfinite(a))
         if i is not None:
-            raise DataError(
-                f"{col} is not a finite number", file=src, field=_where(frame, i, col), value=float(a[i])
-            )
+            raise DataError(f"{col} is not a finite number", file=src, field=_where(frame, i, col), value=float(a[i]))
         i = _first(a <= 0)
         if i is not None:
             raise DataError(f"{col} must be > 0", file=src, field=_where(frame, i, col), value=float(a[i]))
@@ -46,9 +44,7 @@ def validate_bars(frame: BarFrame) -> BarFrame:
     v = frame.volume
     i = _first(~np.isfinite(v))
     if i is not None:
-        raise DataError(
-            "volume is not a finite number", file=src, field=_where(frame, i, "volume"), value=float(v[i])
-        )
+        raise DataError("volume is not a finite number", file=src, field=_where(frame, i, "volume"), value=float(v[i]))
     i = _first(v < 0)
     if i is not None:
         raise DataError("volume must be >= 0", file=src, field=_where(frame, i, "volume"), value=float(v[i]))
@@ -69,13 +65,13 @@ def validate_bars(frame: BarFrame) -> BarFrame:
     i = _first(h < l)
     if i is not None:
         raise DataError(
-            f"high is below low {l[i]!r}", file=src, field=_where(frame, i, "high"), value=float(h[i])
+            f"high is below low {float(l[i])!r}", file=src, field=_where(frame, i, "high"), value=float(h[i])
         )
     top = np.maximum(o, c)
     i = _first(h < top)
     if i is not None:
         raise DataError(
-            f"high is below max(open, close) = {top[i]!r}",
+            f"high is below max(open, close) = {float(top[i])!r}",
             file=src,
             field=_where(frame, i, "high"),
             value=float(h[i]),
@@ -84,7 +80,7 @@ def validate_bars(frame: BarFrame) -> BarFrame:
     i = _first(l > bottom)
     if i is not None:
         raise DataError(
-            f"low is above min(open, close) = {bottom[i]!r}",
+            f"low is above min(open, close) = {float(bottom[i])!r}",
             file=src,
             field=_where(frame, i, "low"),
             value=float(l[i]),
