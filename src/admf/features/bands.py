@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from math import fsum, sqrt
+from operator import mul
 
 from .base import NAN, Indicator
 from .cores import AtrCore, EmaCore
@@ -44,48 +45,50 @@ class Bollinger(Indicator):
 
     def _rebuild(self) -> None:
         buf = self._buf
-        a = fsum(buf) / self.period
-        self._a = a
-        self._s1 = fsum([x - a for x in buf])
-        self._s2 = fsum([(x - a) * (x - a) for x in buf])
+        a = self._a = fsum(buf) / self.period
+        d = [x - a for x in buf]
+        self._s1 = fsum(d)
+        self._s2 = fsum(map(mul, d, d))
 
     def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
-        p = self.period
         if self.ready:
             buf = self._buf
             i = self._i
             a = self._a
             old = buf[i] - a
-            d = c - a
             buf[i] = c
             i += 1
-            if i == p:
+            if i != self.period:
+                self._i = i
+                d = c - a
+                s1 = self._s1 = self._s1 + (d - old)
+                s2 = self._s2 = self._s2 + (d * d - old * old)
+            else:
                 self._i = 0
                 self._rebuild()
                 a = self._a
                 s1 = self._s1
                 s2 = self._s2
-            else:
-                self._i = i
-                s1 = self._s1 = self._s1 + (d - old)
-                s2 = self._s2 = self._s2 + (d * d - old * old)
         else:
             self._buf[self._n] = c
             self._n += 1
-            if self._n < p:
+            if self._n < self.period:
                 return
             self._rebuild()
             self.ready = True
             a = self._a
             s1 = self._s1
             s2 = self._s2
+        p = self.period
         m = s1 / p
         var = s2 / p - m * m
-        w = self.std_dev * sqrt(var) if var > 0.0 else 0.0
-        mid = a + m
-        self.value = self.middle = mid
-        self.upper = mid + w
-        self.lower = mid - w
+        mid = self.value = self.middle = a + m
+        if var > 0.0:
+            w = self.std_dev * sqrt(var)
+            self.upper = mid + w
+            self.lower = mid - w
+        else:
+            self.upper = self.lower = mid
 
 
 @register("keltner", period=Period(20), atr_period=Period(10, lo=1), multiplier=Positive(2.0))

@@ -193,4 +193,3 @@ class TEMA(Indicator):
                 if e3 == e3:
                     self.value = e3 + (3.0 * e1 - 3.0 * e2)
                     self.ready = True
-
