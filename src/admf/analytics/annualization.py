@@ -10,9 +10,9 @@ Rules (in this order):
    trading session, extended hours included). periods_per_year = median bars per session * 252.
    So 5-minute regular-session bars give 78 * 252 = 19,656, and extended-hours data counts its
    extended bars, because that is the real number of bars the strategy sees.
-5. 24/7 intraday data (at least 10% of its New York dates on a weekend, or a median session
-   covering 20 hours or more, which no exchange session does): median bars per UTC calendar
-   day * 365.
+5. 24/7 intraday data (at least 10% of its New York dates on a weekend, or some New York date
+   whose bars span 20 hours or more, which no exchange session does, extended hours being
+   04:00-20:00): median bars per UTC calendar day * 365.
 
 A tz-naive index is taken as UTC.
 """
@@ -59,12 +59,18 @@ def _median_bars_per_day(day_numbers: np.ndarray) -> float:
     return float(np.median(counts))
 
 
+def _longest_day_span(sorted_ns: np.ndarray, days: np.ndarray) -> float:
+    starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
+    ends = np.append(starts[1:], days.size) - 1
+    return float((sorted_ns[ends] - sorted_ns[starts]).max())
+
+
 def infer_periods_per_year(index: pd.Index) -> float:
     """Bars per year for `index` by the rules in the module docstring. Needs two distinct timestamps."""
     idx = utc_index(index)
     if len(idx) < 2:
         raise DataError("need at least two bars to infer the bar frequency", field="index", value=len(idx))
-    ns = idx.asi8
+    ns = np.sort(idx.asi8)
     gaps = np.diff(ns)
     gaps = gaps[gaps > 0]
     if gaps.size == 0:
@@ -79,9 +85,9 @@ def infer_periods_per_year(index: pd.Index) -> float:
         return float(CALENDAR_DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR)
 
     # New York dates here: Friday's after-hours bars fall on Saturday in UTC.
-    local_days = idx.tz_convert(SESSION_TZ).tz_localize(None).as_unit("ns").asi8 // _NS_PER_DAY
+    local_ns = np.sort(idx.tz_convert(SESSION_TZ).tz_localize(None).as_unit("ns").asi8)
+    local_days = local_ns // _NS_PER_DAY
     weekend = _weekend_share(local_days) >= _WEEKEND_SHARE
-    per_session = _median_bars_per_day(local_days)
-    if weekend or per_session * spacing >= _ROUND_THE_CLOCK_NS:
+    if weekend or _longest_day_span(local_ns, local_days) + spacing >= _ROUND_THE_CLOCK_NS:
         return _median_bars_per_day(ns // _NS_PER_DAY) * CALENDAR_DAYS_PER_YEAR
-    return per_session * TRADING_DAYS_PER_YEAR
+    return _median_bars_per_day(local_days) * TRADING_DAYS_PER_YEAR

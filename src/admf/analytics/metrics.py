@@ -266,8 +266,7 @@ def compute_metrics(
     eq = equity.to_numpy(dtype=float)
     if not np.isfinite(eq).all():
         bad = int(np.flatnonzero(~np.isfinite(eq))[0])
-        raise DataError("equity has a missing or infinite value", field="equity",
-                        value=f"{eq[bad]} at {index[bad]}")
+        raise DataError("equity has a missing or infinite value", field="equity", value=f"{eq[bad]} at {index[bad]}")
     trades = _check_trades(trades)
     n = eq.size
     ns = index.asi8

@@ -31,9 +31,7 @@ td.k{text-align:left} .note{color:#777;font-size:12px}
 """
 
 
-def _curve(
-    index: pd.DatetimeIndex, values: np.ndarray, max_points: int
-) -> tuple[pd.DatetimeIndex, np.ndarray]:
+def _curve(index: pd.DatetimeIndex, values: np.ndarray, max_points: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
     keep = minmax_indices(values, max_points)
     return index[keep], values[keep]
 
@@ -57,7 +55,11 @@ def _equity_figure(
 
     eq = equity.to_numpy(dtype=float)
     fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04,
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.7, 0.3],
+        vertical_spacing=0.04,
         subplot_titles=("Equity", "Drawdown"),
     )
     x, y = _curve(index, eq, max_points)
@@ -71,9 +73,15 @@ def _equity_figure(
             bv = b.to_numpy(dtype=float) / float(b.iloc[0]) * float(eq[0])
             bx, by = _curve(utc_index(b.index), bv, max_points)
             fig.add_trace(
-                go.Scatter(x=bx, y=by, mode="lines", name=f"benchmark ({b.name or 'rebased'})",
-                           line={"width": 1, "color": "#999"}),
-                row=1, col=1,
+                go.Scatter(
+                    x=bx,
+                    y=by,
+                    mode="lines",
+                    name=f"benchmark ({b.name or 'rebased'})",
+                    line={"width": 1, "color": "#999"},
+                ),
+                row=1,
+                col=1,
             )
 
     if 0 < len(trades) <= MAX_TRADE_MARKERS and "exit_time" in trades and eq.size:
@@ -91,26 +99,38 @@ def _equity_figure(
         ]
         fig.add_trace(
             go.Scatter(
-                x=index[pos], y=eq[pos], mode="markers", name="trade exits", text=label,
+                x=index[pos],
+                y=eq[pos],
+                mode="markers",
+                name="trade exits",
+                text=label,
                 hoverinfo="text+x",
-                marker={"size": 6, "color": np.where(pnl > 0, "#2a9d5b", "#d1495b").tolist(),
-                        "symbol": "circle-open"},
+                marker={
+                    "size": 6,
+                    "color": np.where(pnl > 0, "#2a9d5b", "#d1495b").tolist(),
+                    "symbol": "circle-open",
+                },
             ),
-            row=1, col=1,
+            row=1,
+            col=1,
         )
 
     dd = -drawdown(eq, initial_capital) * 100.0
     dx, dy = _curve(index, dd, max_points)
     fig.add_trace(
-        go.Scatter(x=dx, y=dy, mode="lines", name="drawdown %", fill="tozeroy",
-                   line={"width": 1, "color": "#d1495b"}),
-        row=2, col=1,
+        go.Scatter(x=dx, y=dy, mode="lines", name="drawdown %", fill="tozeroy", line={"width": 1, "color": "#d1495b"}),
+        row=2,
+        col=1,
     )
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="% below peak", row=2, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
-    fig.update_layout(height=640, margin={"l": 60, "r": 20, "t": 40, "b": 40}, hovermode="x unified",
-                      template="plotly_white")
+    fig.update_layout(
+        height=640,
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+        hovermode="x unified",
+        template="plotly_white",
+    )
     return fig
 
 
@@ -121,19 +141,36 @@ def _trades_figure(trades: pd.DataFrame) -> Any:
     pnl = pnl[np.isfinite(pnl)]
     fig = go.Figure()
     if pnl.size <= MAX_TRADE_BARS:
-        fig.add_trace(go.Bar(x=np.arange(1, pnl.size + 1), y=pnl, name="trade P&L",
-                             marker={"color": np.where(pnl > 0, "#2a9d5b", "#d1495b").tolist()}))
+        fig.add_trace(
+            go.Bar(
+                x=np.arange(1, pnl.size + 1),
+                y=pnl,
+                name="trade P&L",
+                marker={"color": np.where(pnl > 0, "#2a9d5b", "#d1495b").tolist()},
+            )
+        )
         fig.update_layout(title="P&L per trade (net)", xaxis_title="trade #", yaxis_title="P&L")
     else:
         # Binned here: a plotly Histogram would embed every trade in the file.
         counts, edges = np.histogram(pnl, bins=100)
         mids = (edges[:-1] + edges[1:]) / 2
-        fig.add_trace(go.Bar(x=mids, y=counts, width=np.diff(edges), name="trades",
-                             marker={"color": np.where(mids > 0, "#2a9d5b", "#d1495b").tolist()}))
-        fig.update_layout(title=f"Distribution of P&L over {pnl.size:,} trades (net)",
-                          xaxis_title="P&L", yaxis_title="trades")
-    fig.update_layout(height=360, margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white",
-                      showlegend=False)
+        fig.add_trace(
+            go.Bar(
+                x=mids,
+                y=counts,
+                width=np.diff(edges),
+                name="trades",
+                marker={"color": np.where(mids > 0, "#2a9d5b", "#d1495b").tolist()},
+            )
+        )
+        fig.update_layout(
+            title=f"Distribution of P&L over {pnl.size:,} trades (net)",
+            xaxis_title="P&L",
+            yaxis_title="trades",
+        )
+    fig.update_layout(
+        height=360, margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white", showlegend=False
+    )
     return fig
 
 
@@ -192,7 +229,7 @@ def write_html_report(
         initial = float(equity.iloc[0]) if len(equity) else None
 
     parts = [
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
+        '<!DOCTYPE html><html><head><meta charset="utf-8">',
         f"<title>{html.escape(name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(name)}</h1>",
     ]
@@ -203,12 +240,9 @@ def write_html_report(
     fig = _equity_figure(equity, index, initial, trades, benchmark, max_points)
     parts.append("<h2>Equity and drawdown</h2>")
     parts.append(pio.to_html(fig, include_plotlyjs=True, full_html=False, div_id="admf-equity"))
+    parts.append("<h2>Trades</h2>")
     if not trades.empty and "pnl" in trades:
-        parts.append("<h2>Trades</h2>")
-        parts.append(pio.to_html(_trades_figure(trades), include_plotlyjs=False, full_html=False,
-                                 div_id="admf-trades"))
-    else:
-        parts.append("<h2>Trades</h2>")
+        parts.append(pio.to_html(_trades_figure(trades), include_plotlyjs=False, full_html=False, div_id="admf-trades"))
     parts.append(_trades_html(trades, max_trade_rows))
     payload = metrics_to_json(metrics, indent=None).replace("</", "<\\/")
     parts.append(f'<script id="admf-metrics" type="application/json">{payload}</script>')
