@@ -27,6 +27,7 @@ from admf.risk.limits import Limits
 from admf.risk.sizing import Sizing
 from admf.risk.slot import StrategySlot
 from admf.strategies.filters import parse_filter
+from admf.strategies.params import validate_params
 from admf.strategies.registry import get_strategy
 
 TRADE_COLUMNS = ["strategy_id", "symbol", "side", "qty", "entry_time", "exit_time", "entry_price", "exit_price",
@@ -142,6 +143,7 @@ class BacktestBuild:
         intraday = False
         for i, (e, bid) in enumerate(zip(entries, self.book_ids, strict=True)):
             cls = get_strategy(e.type, file=cfg.source, field=f"strategy[{i}]")
+            params = validate_params(cls.params, e.params, file=cfg.source, field=f"strategy[{i}].{e.type}")
             risk = _merge_risk(cfg.risk, e.risk)
             sizing = _sizing(e.sizing or risk.sizing)
             exits = ExitRules(risk.stop_loss, risk.take_profit, risk.trailing_stop, risk.max_holding_bars)
@@ -152,7 +154,7 @@ class BacktestBuild:
                 if e.symbols and sym not in e.symbols:
                     continue
                 try:
-                    strat = cls(sym, e.params, self.hub)
+                    strat = cls(sym, params, self.hub)
                 except ConfigError as exc:
                     raise ConfigError(exc.detail, file=cfg.source, field=f"strategy[{i}].{e.type}.{exc.field}",
                                       value=exc.value, accepted=exc.accepted) from None

@@ -45,9 +45,8 @@ class Param:
                 raise ConfigError("expected a number", file=file, field=field, value=value,
                                   accepted=self.describe())
             value = float(value)
-        elif self.type is str:
-            if not isinstance(value, str):
-                raise ConfigError("expected text", file=file, field=field, value=value, accepted=self.describe())
+        elif self.type is str and not isinstance(value, str):
+            raise ConfigError("expected text", file=file, field=field, value=value, accepted=self.describe())
         if self.choices and value not in self.choices:
             raise ConfigError("value not allowed", file=file, field=field, value=value, accepted=self.describe())
         if self.min is not None and value < self.min or self.max is not None and value > self.max:
