@@ -197,7 +197,7 @@ def test_bad_number_names_row_column_value(tmp_path: Path) -> None:
 
 
 def test_bad_time_far_down_names_row(tmp_path: Path) -> None:
-    # Long enough that pyarrow guesses the column type from the first block and trips later.
+    # More than one 1 MB read block, so the bad value is not in the first block.
     n = 40_000
     ts = pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC").astype(str).tolist()
     ts[n - 5] = "not a time"

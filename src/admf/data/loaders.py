@@ -64,15 +64,9 @@ def read_table(path: Path) -> pa.Table:
             return pq.read_table(path)
         import pyarrow.csv as pcsv
 
-        try:
-            return pcsv.read_csv(path)
-        except pa.ArrowInvalid as e:
-            if "conversion error" not in str(e).lower():
-                raise
-        # Types are guessed from the first block; a later odd value fails the whole read
-        # without a row number. Read everything as text so the column parsers can name the row.
-        names = pcsv.open_csv(path).schema.names
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+        # read_csv infers each column's type over the whole file, so an odd value far down
+        # turns the column into text and the column parsers below name its row.
+        return pcsv.read_csv(path)
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"cannot read {kind} file: {e}", file=str(path)) from None
 
