@@ -1,0 +1,212 @@
+"""The `admf` command line. `main.py --config X` at the repository root is the same program."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from admf.core.errors import UserError
+
+LEGACY_LATER = {
+    "signal_generation": "--signal-generation (signal generation and replay) comes with the research feature",
+    "signal_replay": "--signal-replay comes with the research feature (signal generation and replay)",
+}
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", help="first date or time to use (UTC), e.g. 2024-06-01")
+    p.add_argument("--end", help="last date to use; a bare date includes that whole day")
+    p.add_argument("--symbols", help="comma-separated subset of the config's symbols")
+    p.add_argument("--out", help="folder for run directories (default: output.dir of the config, runs/)")
+    p.add_argument("--bars", type=int, help="use only the first N bars")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--quiet", action="store_true", help="print only the run directory")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="admf", description="Config-driven, event-driven trading: backtests, grids, live trading on Alpaca.",
+        epilog="A list or range(a, b, step) in a strategy parameter makes a grid; range is inclusive of b.",
+    )
+    p.add_argument("--config", "-c", help="legacy form: run this config (same as `admf backtest CONFIG`)")
+    p.add_argument("--backtest", "-bt", action="store_true", help="legacy: run a backtest (the default)")
+    p.add_argument("--signal-generation", "-sg", action="store_true", help="legacy: generate signals (later)")
+    p.add_argument("--signal-replay", "-sr", action="store_true", help="legacy: replay signals (later)")
+    p.add_argument("--optimize", "-opt", action="store_true",
+                   help="legacy: run the parameter grid of the config and rank it (what a grid config does)")
+    p.add_argument("--alpaca", "-a", action="store_true", help="legacy: trade the config live on Alpaca")
+    p.add_argument("--bars", type=int, help="use only the first N bars")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("backtest", help="run a backtest (a grid config runs every combination)")
+    b.add_argument("config", help="YAML config file")
+    _add_run_options(b)
+
+    v = sub.add_parser("validate", help="check a config without running it")
+    v.add_argument("config", help="YAML config file")
+
+    sub.add_parser("strategies", help="list the strategies and their parameters")
+
+    e = sub.add_parser("emulator", help="run the loopback Alpaca emulator")
+    try:
+        from admf.emulator.cli import add_arguments
+
+        add_arguments(e)
+    except ImportError:
+        pass
+
+    live = sub.add_parser("live", help="trade a config live (paper by default) on Alpaca")
+    live.add_argument("config", help="YAML config file")
+    live.add_argument("--live", action="store_true", help="real money: also needs --i-understand-this-is-real")
+    live.add_argument("--i-understand-this-is-real", action="store_true", dest="confirm_live")
+    live.add_argument("--base-url", help="trading API base URL (any Alpaca-compatible server)")
+    live.add_argument("--data-url", help="market data base URL")
+
+    d = sub.add_parser("demo", help="demos that need no account and no network")
+    d.add_argument("what", choices=["live"], help="live: a whole live session against the emulator")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its message
+        return 0 if exc.code in (0, None) else 2
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args, parser)
+    except UserError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _console(stderr=True).print("interrupted")
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    cmd = args.command
+    if cmd is None:
+        if not args.config:
+            parser.print_help()
+            return 2
+        return _legacy(args)
+    if cmd == "backtest":
+        return cmd_backtest(args.config, args)
+    if cmd == "validate":
+        return cmd_validate(args.config)
+    if cmd == "strategies":
+        return cmd_strategies()
+    if cmd == "emulator":
+        from admf.emulator.cli import run
+
+        return run(args)
+    if cmd == "live":
+        raise UserError("live trading is provided by the live-trading feature (issue 4), not in this build",
+                        field="admf live")
+    if cmd == "demo":
+        raise UserError("`admf demo live` is provided by the live-trading feature (issue 4), not in this build",
+                        field="admf demo")
+    parser.print_help()
+    return 2
+
+
+def _legacy(args: argparse.Namespace) -> int:
+    for flag, msg in LEGACY_LATER.items():
+        if getattr(args, flag):
+            raise UserError(f"{msg}; not available in this build", field=f"--{flag.replace('_', '-')}")
+    if args.alpaca:
+        raise UserError("live trading with --alpaca is provided by the live-trading feature (issue 4), "
+                        "not in this build", field="--alpaca")
+    ns = argparse.Namespace(start=None, end=None, symbols=None, out=None, bars=args.bars, no_report=False,
+                            quiet=False)
+    return cmd_backtest(args.config, ns)
+
+
+def cmd_validate(path: str) -> int:
+    from admf.config.loader import expand, load_config
+
+    cfg = load_config(path)
+    variants = expand(cfg)
+    from admf.runtime.backtest import resolve_data_dir
+
+    from admf.data.catalog import resolve
+
+    data_dir = resolve_data_dir(cfg)
+    for spec in cfg.data.specs:
+        resolve(spec, data_dir)
+    con = _console()
+    con.print(f"{path}: ok ({len(cfg.strategies)} strategies, {len(variants)} combination"
+              f"{'s' if len(variants) != 1 else ''}, data: {', '.join(cfg.data.specs)})")
+    return 0
+
+
+def cmd_strategies() -> int:
+    from rich.table import Table
+
+    from admf.strategies.registry import all_strategies
+
+    t = Table(title="Strategies", show_lines=False)
+    t.add_column("name", style="bold")
+    t.add_column("parameters (default, accepted)")
+    t.add_column("rule")
+    for name, cls in all_strategies().items():
+        params = "\n".join(f"{k}={p.default} ({p.describe()})" for k, p in cls.params.items())
+        t.add_row(name, params, cls.describe())
+    _console().print(t)
+    return 0
+
+
+def cmd_backtest(path: str, args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from admf.analytics.tables import format_metrics_table, rank_table
+    from admf.config.loader import expand, load_config
+    from admf.runtime.backtest import load_timeline, run_variant
+    from admf.runtime.rundir import write_run
+
+    cfg = load_config(path)
+    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
+    tl = load_timeline(cfg, start=args.start, end=args.end, symbols=symbols, bars=args.bars)
+    variants = expand(cfg)
+    con = _console()
+    total = len(tl) * len(variants)
+    results = []
+    show = not args.quiet and total >= 200_000 and con.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=con, disable=not show, transient=True) as prog:
+        task = prog.add_task(f"backtest {cfg.name}", total=total)
+        for v in variants:
+            results.append(run_variant(v.config, tl, label=v.label, progress=lambda n: prog.advance(task, n)))
+    out = args.out or cfg.output.dir
+    run_dir = write_run(results, cfg, out, report=cfg.output.report and not args.no_report)
+    if args.quiet:
+        con.print(str(run_dir))
+        return 0
+    if len(results) == 1:
+        r = results[0]
+        con.print(format_metrics_table(r.metrics, title=f"{cfg.name}: {len(tl):,} bars, {', '.join(tl.symbols)}"))
+        if len(r.books) > 1:
+            con.print(rank_table([{"book": b, **d["metrics"]} for b, d in r.books.items()], sort_by="total_return",
+                                 top=len(r.books), title="Books"))
+    else:
+        rows = [{"label": r.label, **r.metrics} for r in results]
+        con.print(rank_table(rows, sort_by="sharpe", top=20, title=f"{cfg.name}: {len(results)} combinations"))
+    con.print(f"run directory: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
