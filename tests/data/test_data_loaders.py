@@ -216,3 +216,26 @@ def test_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
         load_bars(p)
     assert ".parquet, .csv, .csv.gz" in str(e.value)
+
+
+def test_bars_as_core_events(tmp_path: Path) -> None:
+    from admf.core.events import Bar
+
+    f = load_bars(_csv(tmp_path / "SPY_5m.csv", "timestamp,open,high,low,close,volume", UTC_STAMPS))
+    bars = list(f.iter_bars())
+    assert bars[2] == Bar("SPY", T0 + 2 * FIVE, 521.09, 521.2084, 520.83, 521.155, 1697396.0)
+    assert bars == [f.bar(i) for i in range(3)]
+    assert type(bars[0].ts) is int and type(bars[0].close) is float
+
+
+def test_arrays_are_read_only(tmp_path: Path) -> None:
+    f = load_bars(_csv(tmp_path / "SPY_5m.csv", "timestamp,open,high,low,close,volume", UTC_STAMPS))
+    with pytest.raises(ValueError):
+        f.close[0] = 1.0
+
+
+def test_dataframe_without_time_is_refused() -> None:
+    df = pd.DataFrame({"open": [1.0], "high": [1.0], "low": [1.0], "close": [1.0], "volume": [1.0]})
+    with pytest.raises(DataError) as e:
+        BarFrame.from_pandas(df, "SPY", "5m")
+    assert "SPY_5m: columns: missing column timestamp; columns found: open, high, low, close, volume" in str(e.value)
