@@ -51,9 +51,9 @@ def _files_for_symbol(data_dir: Path, symbol: str) -> list[tuple[Path, str]]:
     return out
 
 
-def _not_found(what: str, data_dir: Path, symbol: str | None, extra: str = "") -> DataError:
+def _not_found(what: str, data_dir: Path, symbol: str | None) -> DataError:
     if not data_dir.is_dir():
-        return DataError(f"{what}; the data directory {data_dir} does not exist", file=str(data_dir))
+        return DataError(f"{what}; the data directory {data_dir.resolve()} does not exist", file=str(data_dir))
     files = _data_files(data_dir)
     mine = [p.name for p, _ in _files_for_symbol(data_dir, symbol)] if symbol else []
     if mine:
@@ -63,7 +63,7 @@ def _not_found(what: str, data_dir: Path, symbol: str | None, extra: str = "") -
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         lead = f"no files for {symbol} there" if symbol else "files there"
         there = f"{lead}; data files there: {shown}" if names else f"{lead}; it holds no data files"
-    return DataError(f"{what} in data directory {data_dir}{extra}; {there}", file=str(data_dir))
+    return DataError(f"{what} in data directory {data_dir.resolve()}; {there}", file=str(data_dir))
 
 
 def resolve(spec: str, data_dir: str | Path) -> Path:
