@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from admf.core.errors import ConfigError, DataError
-from admf.data.frame import BarFrame, _fmt_ts
+from admf.data.frame import BarFrame, format_ts
 from admf.data.loaders import SUFFIXES, file_kind, load_bars, spec_stem, symbol_timeframe_of
 from admf.data.resample import resample
 from admf.data.timeframe import ACCEPTED_SPECS, NS_PER_DAY, parse_symbol_spec, timeframe_ns
@@ -66,7 +66,7 @@ def _not_found(what: str, data_dir: Path, symbol: str | None) -> DataError:
     return DataError(f"{what} in data directory {data_dir.resolve()}; {there}", file=str(data_dir))
 
 
-def resolve(spec: str, data_dir: str | Path) -> Path:
+def resolve(spec: str | Path, data_dir: str | Path) -> Path:
     """The file to load for `spec`: an exact SYMBOL_TF file, else a finer one, else a path.
 
     Raises DataError naming the directory searched and the files there for the symbol, or
@@ -163,8 +163,8 @@ def load_spec(
     cut = frame.slice_time(lo, hi)
     if len(cut) == 0:
         raise DataError(
-            f"no bars between {start} and {end}; the file covers {_fmt_ts(int(frame.ts[0]))} "
-            f"to {_fmt_ts(int(frame.ts[-1]))}",
+            f"no bars between {start} and {end}; the file covers {format_ts(int(frame.ts[0]))} "
+            f"to {format_ts(int(frame.ts[-1]))}",
             file=frame.name,
             field="start/end",
         )

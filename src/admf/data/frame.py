@@ -67,7 +67,7 @@ class BarFrame:
     def __repr__(self) -> str:
         span = ""
         if len(self):
-            span = f", {_fmt_ts(int(self.ts[0]))} .. {_fmt_ts(int(self.ts[-1]))}"
+            span = f", {format_ts(int(self.ts[0]))} .. {format_ts(int(self.ts[-1]))}"
         return f"BarFrame({self.symbol!r}, {self.timeframe!r}, {len(self)} bars{span})"
 
     @property
@@ -162,7 +162,7 @@ class BarFrame:
         return cls(*arrays, symbol=symbol, timeframe=timeframe, source=source)
 
 
-def _fmt_ts(ns: int) -> str:
+def format_ts(ns: int) -> str:
     import pandas as pd
 
     return str(pd.Timestamp(ns, unit="ns", tz="UTC"))

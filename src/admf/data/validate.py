@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from admf.core.errors import DataError
-from admf.data.frame import PRICE_COLUMNS, BarFrame, _fmt_ts
+from admf.data.frame import PRICE_COLUMNS, BarFrame, format_ts
 
 
 def _where(frame: BarFrame, i: int, column: str | None = None) -> str:
-    head = f"row {i + 1} ({_fmt_ts(int(frame.ts[i]))})"
+    head = f"row {i + 1} ({format_ts(int(frame.ts[i]))})"
     return f"{head}, column {column}" if column else head
 
 
@@ -58,7 +58,7 @@ def validate_bars(frame: BarFrame) -> BarFrame:
             if d[i] == 0:
                 msg = f"duplicate timestamp (same as row {j})"
             else:
-                msg = f"timestamps not sorted (earlier than row {j}, {_fmt_ts(int(ts[i]))})"
+                msg = f"timestamps not sorted (earlier than row {j}, {format_ts(int(ts[i]))})"
             raise DataError(msg, file=src, field=_where(frame, j))
 
     o, h, l, c = frame.open, frame.high, frame.low, frame.close
