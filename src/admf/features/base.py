@@ -6,9 +6,6 @@ from typing import Any, ClassVar
 
 NAN = float("nan")
 
-# TA-Lib treats |x| < 1e-8 as zero in RSI/ADX/DI; indicators that mirror it use this.
-TA_EPSILON = 0.00000001
-
 
 class Indicator:
     """An O(1)-per-bar indicator fed one bar at a time.

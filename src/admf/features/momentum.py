@@ -7,9 +7,13 @@ from typing import Any
 
 from admf.core.errors import ConfigError
 
-from .base import NAN, TA_EPSILON, Indicator
+from .base import NAN, Indicator
 from .cores import EmaCore, SmaCore
 from .registry import Period, register
+
+# Ranges and deviations below this fraction of the price level are rounding noise; TA-Lib
+# (0.6, measured) then outputs 0 for STOCH, WILLR and CCI, and so do we.
+_REL_ZERO = 1e-14
 
 
 @register("rsi", period=Period(14))
@@ -61,7 +65,7 @@ class RSI(Indicator):
         self._gain = gain
         self._loss = loss
         t = gain + loss
-        self.value = 100.0 * (gain / t) if not -TA_EPSILON < t < TA_EPSILON else 0.0
+        self.value = 100.0 * (gain / t) if t != 0.0 else 0.0
 
 
 @register("macd", fast=Period(12), slow=Period(26), signal=Period(9, lo=1))
@@ -209,8 +213,12 @@ class Stochastic(Indicator):
         if not ext.push(h, l):
             return
         lowest = ext.lv[0]
-        diff = (ext.hv[0] - lowest) / 100.0
-        fast_k = (c - lowest) / diff if diff != 0.0 else 0.0
+        highest = ext.hv[0]
+        rng = highest - lowest
+        if rng > _REL_ZERO * (abs(highest) + abs(lowest)):
+            fast_k = (c - lowest) / (rng / 100.0)
+        else:
+            fast_k = 0.0
         k = self._ksma.push(fast_k)
         if k == k:
             d = self._dsma.push(k)
@@ -240,8 +248,12 @@ class WilliamsR(Indicator):
         if not ext.push(h, l):
             return
         highest = ext.hv[0]
-        diff = (highest - ext.lv[0]) * -0.01
-        self.value = (highest - c) / diff if diff != 0.0 else 0.0
+        lowest = ext.lv[0]
+        rng = highest - lowest
+        if rng > _REL_ZERO * (abs(highest) + abs(lowest)):
+            self.value = (highest - c) / (rng * -0.01)
+        else:
+            self.value = 0.0
         self.ready = True
 
 
@@ -282,7 +294,11 @@ class CCI(Indicator):
         avg = sum(buf) / p
         dev = sum(map(abs, map(avg.__rsub__, buf)))
         t = tp - avg
-        self.value = t / (0.015 * (dev / p)) if t != 0.0 and dev != 0.0 else 0.0
+        tiny = _REL_ZERO * abs(avg)
+        if abs(t) > tiny and dev / p > tiny:
+            self.value = t / (0.015 * (dev / p))
+        else:
+            self.value = 0.0
 
 
 @register("roc", period=Period(10, lo=1))

@@ -51,9 +51,7 @@ class ParamSpec:
             if not isinstance(value, Integral):
                 f = float(value)
                 if not math.isfinite(f) or f != int(f):
-                    raise ConfigError(
-                        "must be a whole number", field=field, value=value, accepted=self.accepted()
-                    )
+                    raise ConfigError("must be a whole number", field=field, value=value, accepted=self.accepted())
             out: Any = int(value)
         else:
             out = float(value)
@@ -109,9 +107,7 @@ def indicator_class(name: str) -> type[Indicator]:
     key = name.lower() if isinstance(name, str) else name
     cls = _REGISTRY.get(key) if isinstance(key, str) else None
     if cls is None:
-        raise ConfigError(
-            "unknown indicator", field="indicator", value=name, accepted=", ".join(indicator_names())
-        )
+        raise ConfigError("unknown indicator", field="indicator", value=name, accepted=", ".join(indicator_names()))
     return cls
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import NAN, TA_EPSILON, Indicator
+from .base import NAN, Indicator
 from .cores import AtrCore
 from .registry import Period, Positive, register
 
@@ -120,16 +120,16 @@ class ADX(Indicator):
         self._pdm = pdm
         self._tr = prev_tr
         dx = NAN
-        if not -TA_EPSILON < prev_tr < TA_EPSILON:
+        if prev_tr != 0.0:
             mdi = self._mdi = 100.0 * (mdm / prev_tr)
             pdi = self._pdi = 100.0 * (pdm / prev_tr)
             s = mdi + pdi
-            if not -TA_EPSILON < s < TA_EPSILON:
+            if s != 0.0:
                 dx = 100.0 * (abs(mdi - pdi) / s)
             self.plus_di = pdi
             self.minus_di = mdi
         else:
-            # TA-Lib's PLUS_DI/MINUS_DI output 0 when the smoothed range is ~0.
+            # TA-Lib's PLUS_DI/MINUS_DI output 0 when the smoothed range is 0.
             self.plus_di = self.minus_di = 0.0
         if self.ready:
             if dx == dx:
