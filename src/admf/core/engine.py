@@ -61,42 +61,43 @@ class Engine:
 
     def _run_range(self, start: int, stop: int) -> None:
         ts_a, o_a, h_a, l_a, c_a, v_a = (col[start:stop].tolist() for col in self.cols)
-        n_sym = self.n_symbols
-        sym_a = self.sym[start:stop].tolist() if n_sym > 1 else None
+        zeros = [0] * (stop - start)
+        sym_a = self.sym[start:stop].tolist() if self.n_symbols > 1 else zeros
         sess_a = self.session[start:stop].tolist() if self.session is not None else None
-        day_a = self.day[start:stop].tolist() if self.day is not None else None
+        day_a = self.day[start:stop].tolist() if self.day is not None else zeros
+        step = self.step
+        if sess_a is None:
+            for j in range(stop - start):
+                step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j])
+        else:
+            for j in range(stop - start):
+                step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j], sess_a[j], day_a[j])
+
+    def step(self, i: int, k: int, ts: int, o: float, h: float, l: float, c: float, v: float,
+             sess: int = -1, day: int = 0) -> None:
+        """One bar of symbol k through the pipeline (the backtest loop and a live session call this).
+
+        `sess` is the bar's session code (0 off, 1 in, 2 last bar) when some strategy is intraday,
+        -1 when no calendar is needed.
+        """
         broker = self.broker
-        last_close = self.last_close
-        symbols = self.symbols
-        intraday_any = sess_a is not None
-        for j in range(stop - start):
-            i = start + j
-            k = sym_a[j] if sym_a is not None else 0
-            ts = ts_a[j]
-            o = o_a[j]
-            h = h_a[j]
-            l = l_a[j]
-            c = c_a[j]
-            v = v_a[j]
-            if broker.pending:
-                broker.on_bar(k, i, ts, o, h, l, c, day_a[j] if day_a is not None else 0)
-            guards = self.guards[k]
-            if guards:
-                for g in tuple(guards):
-                    g.check_exits(i, ts, o, h, l)
-            if last_close is not None:
-                last_close[symbols[k]] = c
-            for u in self.updaters[k]:
-                u(ts, o, h, l, c, v)
-            if intraday_any:
-                sess = sess_a[j]
-                day = day_a[j]
-                for slot in self.slots[k]:
-                    s = slot.on_bar(ts, o, h, l, c, v)
-                    if s != slot.raw_last or (sess != 1 and slot.intraday):
-                        slot.decide(s, i, ts, o, h, l, c, v, sess, day)
-            else:
-                for slot in self.slots[k]:
-                    s = slot.on_bar(ts, o, h, l, c, v)
-                    if s != slot.raw_last:
-                        slot.decide(s, i, ts, o, h, l, c, v)
+        if broker.pending:
+            broker.on_bar(k, i, ts, o, h, l, c, day)
+        guards = self.guards[k]
+        if guards:
+            for g in tuple(guards):
+                g.check_exits(i, ts, o, h, l)
+        if self.last_close is not None:
+            self.last_close[self.symbols[k]] = c
+        for u in self.updaters[k]:
+            u(ts, o, h, l, c, v)
+        if sess < 0:
+            for slot in self.slots[k]:
+                s = slot.on_bar(ts, o, h, l, c, v)
+                if s != slot.raw_last:
+                    slot.decide(s, i, ts, o, h, l, c, v)
+        else:
+            for slot in self.slots[k]:
+                s = slot.on_bar(ts, o, h, l, c, v)
+                if s != slot.raw_last or (sess != 1 and slot.intraday):
+                    slot.decide(s, i, ts, o, h, l, c, v, sess, day)
