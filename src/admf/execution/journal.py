@@ -269,6 +269,16 @@ class Journal:
             ).fetchone()
         return row[0] if row else None
 
+    def broker_ids(self, client_order_id: str) -> list[tuple[str, str]]:
+        """(broker order id, client_order_id sent on the wire) of every order this intent became."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT broker_order_id, wire_client_order_id FROM broker_ids WHERE client_order_id=?"
+                " ORDER BY rowid",
+                (client_order_id,),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def replacement_count(self, client_order_id: str) -> int:
         """How many broker ids (original + replacements) this order has had."""
         with self._lock:

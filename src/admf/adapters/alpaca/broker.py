@@ -1,0 +1,591 @@
+"""AlpacaBroker: the AsyncBroker of the live engine, on REST + trade-updates stream + journal.
+
+Order identity: the core names an order by its client_order_id and keeps that name for the
+order's whole life. On the wire the first submission uses it unchanged; a replacement (which
+Alpaca turns into a new order with a new id) is sent as "<client_order_id>~<n>", and every
+broker id and wire id is mapped back to the core's name (and journaled).
+
+What reaches the inbox (via `emit`, on the loop thread):
+- OrderUpdate on every step forward of the state machine (never backwards, never after a
+  terminal state); filled_qty / filled_avg_price are the order's totals over our fills;
+- Fill once per execution id, whichever path brought it (stream, poll, reconciliation,
+  previous session); qty is the execution's own quantity;
+- CommandFailed when a cancel/replace is refused, ConnectionState from the trade stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import msgspec
+
+from admf.adapters.alpaca import models as m
+from admf.adapters.alpaca.errors import AlpacaError, DuplicateClientOrderId, NotFound, OrderRejected
+from admf.adapters.alpaca.rest import AlpacaRest
+from admf.adapters.alpaca.settings import (
+    DATA_URL,
+    LIVE_URL,
+    PAPER_URL,
+    AlpacaSettings,
+    Credentials,
+    trade_stream_url,
+)
+from admf.adapters.alpaca.trade_stream import TradeStream
+from admf.core.enums import OrderStatus
+from admf.core.events import Fill, OrderRequest, OrderUpdate
+from admf.execution.async_engine import Emit
+from admf.execution.inbox import CommandFailed
+from admf.execution.journal import Journal
+
+__all__ = ["AlpacaBroker"]
+
+log = logging.getLogger("admf.alpaca.broker")
+
+NS = 1_000_000_000
+_RANK = {
+    OrderStatus.ACCEPTED: 0,
+    OrderStatus.NEW: 1,
+    OrderStatus.PARTIALLY_FILLED: 2,
+}
+
+
+def _rank(s: OrderStatus | None) -> int:
+    if s is None:
+        return -1
+    return 3 if s.is_terminal else _RANK.get(s, 0)
+
+
+class _Order:
+    """What the adapter knows of one logical order (one client_order_id)."""
+
+    __slots__ = (
+        "req",
+        "cid",
+        "broker_id",
+        "wire_cid",
+        "status",
+        "filled_qty",
+        "notional",
+        "emitted_filled",
+        "created_ts",
+        "ids",
+        "prev_ids",
+        "inflight",
+        "replacements",
+    )
+
+    def __init__(self, req: OrderRequest) -> None:
+        self.req = req
+        self.cid = req.client_order_id
+        self.broker_id: str | None = None
+        self.wire_cid = req.client_order_id
+        self.status: OrderStatus | None = None
+        self.filled_qty = 0.0
+        self.notional = 0.0
+        self.emitted_filled = -1.0
+        self.created_ts = 0
+        self.ids: set[str] = set()
+        self.prev_ids: list[str] = []
+        self.inflight: asyncio.Future[None] | None = None
+        self.replacements = 0
+
+    @property
+    def open(self) -> bool:
+        return self.status is None or not self.status.is_terminal
+
+    @property
+    def avg_price(self) -> float | None:
+        return self.notional / self.filled_qty if self.filled_qty > 0 else None
+
+
+def _wire_cid(cid: str, n: int) -> str:
+    suffix = f"~{n}"
+    return cid[: m.MAX_CLIENT_ORDER_ID - len(suffix)] + suffix
+
+
+class AlpacaBroker:
+    """Alpaca (paper by default) behind the AsyncBroker protocol of the AsyncExecutionEngine."""
+
+    def __init__(
+        self,
+        key_id: str,
+        secret_key: str,
+        *,
+        paper: bool = True,
+        trading_url: str | None = None,
+        stream_url: str | None = None,
+        data_url: str = DATA_URL,
+        journal: Journal | None = None,
+        settings: AlpacaSettings | None = None,
+    ) -> None:
+        self.settings = settings or AlpacaSettings()
+        self._creds = Credentials(key_id, secret_key)
+        self.trading_url = (trading_url or (PAPER_URL if paper else LIVE_URL)).rstrip("/")
+        self.stream_url = stream_url or trade_stream_url(self.trading_url)
+        self.paper = paper
+        self.journal = journal
+        self.rest = AlpacaRest(
+            key_id, secret_key, trading_url=self.trading_url, data_url=data_url, settings=self.settings
+        )
+        self.stream = TradeStream(
+            self.stream_url,
+            self._creds,
+            self._on_trade_update,
+            on_connected=self._on_stream_connected,
+            settings=self.settings,
+        )
+        self._emit: Emit | None = None
+        self._orders: dict[str, _Order] = {}
+        self._by_broker: dict[str, _Order] = {}
+        self._by_wire: dict[str, _Order] = {}
+        self._foreign: set[str] = set()
+        self._exec_ids: set[str] = set()
+        self._last_event_ts = 0
+        self._reconcile_lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self._started = False
+        # diagnostics
+        self.duplicate_fills = 0
+        self.reconciles = 0
+        self.recovered_fills = 0
+        self.fill_mismatches = 0
+
+    def __repr__(self) -> str:
+        return f"AlpacaBroker(trading_url={self.trading_url!r}, paper={self.paper})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, emit: Emit) -> None:
+        """Check the keys, recover the journal, connect the trade stream (reconciling on
+        connect), start polling for when the stream is down."""
+        self._emit = emit
+        self._reconcile_lock = asyncio.Lock()
+        self.stream._on_state = emit
+        await self.rest.open()
+        try:
+            await self.rest.get_account()
+            self._recover_journal()
+            await self._resolve_unsent()
+            await self.stream.start(wait=True)
+        except BaseException:
+            await self.stream.close()
+            await self.rest.close()
+            raise
+        self._poller = asyncio.get_running_loop().create_task(self._poll(), name="admf-alpaca-poll")
+        self._started = True
+
+    async def close(self) -> None:
+        self._started = False
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+            self._poller = None
+        for t in list(self._tasks):
+            t.cancel()
+        for t in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.stream.close()
+        await self.rest.close()
+        if self.journal is not None:
+            self.journal.flush()
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def submit(self, req: OrderRequest) -> None:
+        cid = req.client_order_id
+        st = self._orders.get(cid)
+        if st is not None:
+            # The same order again (a retry by the caller): never a second order at the broker.
+            if st.inflight is not None:
+                await asyncio.shield(st.inflight)
+            if st.broker_id is not None or not st.open:
+                return
+            await self._send(st)
+            return
+        st = _Order(req)
+        if self.journal is not None and not self.journal.record_intent(req):
+            raise DuplicateClientOrderId(f"client_order_id {cid!r} was already used in this journal")
+        self._track(st)
+        problem = m.check_request(req)
+        if problem is not None:
+            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=problem)
+            return
+        await self._send(st)
+
+    async def _send(self, st: _Order) -> None:
+        """POST the order (idempotent by client_order_id), after looking it up if it may exist."""
+        loop = asyncio.get_running_loop()
+        st.inflight = fut = loop.create_future()
+        try:
+            order = await self.rest.submit_order(m.order_body(st.req, st.wire_cid))
+        except OrderRejected as exc:
+            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.message)
+            return
+        finally:
+            st.inflight = None
+            fut.set_result(None)
+        self._apply_order(st, order)
+
+    async def cancel(self, client_order_id: str) -> None:
+        st = await self._ready(client_order_id, "cancel")
+        assert st.broker_id is not None
+        try:
+            await self.rest.cancel_order(st.broker_id)
+        except (OrderRejected, NotFound):
+            await self._refresh(st)
+            raise
+
+    async def replace(
+        self,
+        client_order_id: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        st = await self._ready(client_order_id, "replace")
+        old_id = st.broker_id
+        assert old_id is not None
+        st.replacements += 1
+        wire = _wire_cid(st.cid, st.replacements)
+        self._by_wire[wire] = st
+        try:
+            order = await self.rest.replace_order(
+                old_id, qty=qty, limit_price=limit_price, stop_price=stop_price, client_order_id=wire
+            )
+        except (OrderRejected, NotFound):
+            await self._refresh(st)
+            raise
+        changes = {"qty": qty, "limit_price": limit_price, "stop_price": stop_price}
+        # qty is the replacement order's own quantity (what is left to trade), as in Alpaca.
+        new_req = {k: v for k, v in changes.items() if v is not None}
+        if qty is not None:
+            new_req["qty"] = st.filled_qty + qty
+        st.req = msgspec.structs.replace(st.req, **new_req)
+        st.prev_ids.append(old_id)
+        st.wire_cid = wire
+        self._bind(st, order.id, wire)
+        status = m.to_status(order.status) or OrderStatus.NEW
+        if status is OrderStatus.REPLACED or status.is_terminal:
+            self._apply_order(st, order)
+            return
+        if _rank(st.status) > _rank(status):  # e.g. partially filled before the replace
+            status = st.status or status
+        detail = ", ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None)
+        self._set_status(st, status, order.updated_ns() or time.time_ns(), reason=f"replaced: {detail}", force=True)
+
+    async def cancel_all(self) -> None:
+        """Cancel every open order of the account (DELETE /v2/orders), then wait briefly for the
+        outcomes so they are journaled and on the inbox before a stop."""
+        await self.rest.cancel_all_orders()
+        deadline = time.monotonic() + self.settings.timeout
+        while time.monotonic() < deadline:
+            opens = await self.rest.list_orders("open", limit=500)
+            if not any(self._lookup(o) is not None for o in opens):
+                break
+            await asyncio.sleep(0.1)
+        await self.reconcile()
+
+    async def _ready(self, cid: str, what: str) -> _Order:
+        st = self._orders.get(cid)
+        if st is None:
+            raise NotFound(f"cannot {what}: unknown client_order_id {cid!r}")
+        if st.inflight is not None:
+            await asyncio.shield(st.inflight)
+        if not st.open:
+            raise OrderRejected(f"cannot {what} {cid!r}: order is {st.status.value if st.status else '?'}")
+        if st.broker_id is None:
+            found = await self.rest.get_order_by_client_order_id(st.wire_cid)
+            if found is None:
+                raise NotFound(f"cannot {what} {cid!r}: the broker does not know this order")
+            self._apply_order(st, found)
+        return st
+
+    # -- queries (for the main thread through engine.run) ------------------------------------
+
+    async def account(self) -> m.Account:
+        return await self.rest.get_account()
+
+    async def positions(self) -> list[m.Position]:
+        return await self.rest.get_positions()
+
+    async def open_orders(self) -> list[m.Order]:
+        return await self.rest.list_orders("open", limit=500)
+
+    def order_state(self, client_order_id: str) -> tuple[OrderStatus | None, float, str | None] | None:
+        """(status, filled qty, current broker id) as this adapter knows it, or None."""
+        st = self._orders.get(client_order_id)
+        return None if st is None else (st.status, st.filled_qty, st.broker_id)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "orders": len(self._orders),
+            "fills": len(self._exec_ids),
+            "duplicate_fills": self.duplicate_fills,
+            "recovered_fills": self.recovered_fills,
+            "reconciles": self.reconciles,
+            "fill_mismatches": self.fill_mismatches,
+            "stream_connects": self.stream.connects,
+            "stream_disconnects": self.stream.disconnects,
+            "rest_calls": self.rest.calls,
+            "rest_retries": self.rest.retries,
+            "rate_limited": self.rest.rate_limited,
+        }
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _track(self, st: _Order) -> None:
+        self._orders[st.cid] = st
+        self._by_wire[st.wire_cid] = st
+
+    def _bind(self, st: _Order, broker_id: str, wire_cid: str | None = None) -> None:
+        if broker_id in st.ids and st.broker_id == broker_id:
+            return
+        if broker_id not in st.ids:
+            st.ids.add(broker_id)
+            self._by_broker[broker_id] = st
+            if self.journal is not None:
+                self.journal.set_broker_id(st.cid, broker_id, wire_cid or st.wire_cid)
+        st.broker_id = broker_id
+
+    def _lookup(self, o: m.Order) -> _Order | None:
+        st = self._by_broker.get(o.id) or self._by_wire.get(o.client_order_id)
+        if st is not None or self.journal is None or o.id in self._foreign:
+            return st
+        cid = self.journal.client_id_for_broker_id(o.id)
+        if cid is None:
+            intent = self.journal.intent(o.client_order_id)
+        else:
+            intent = self.journal.intent(cid)
+        if intent is None:
+            self._foreign.add(o.id)
+            return None
+        return self._load_intent(intent)
+
+    def _load_intent(self, intent) -> _Order:
+        st = _Order(intent.request)
+        st.status = OrderStatus(intent.status) if intent.status else None
+        self._track(st)
+        assert self.journal is not None
+        for bid, wire in self.journal.broker_ids(st.cid):
+            st.ids.add(bid)
+            self._by_broker[bid] = st
+            self._by_wire[wire] = st
+            st.wire_cid = wire
+            st.broker_id = bid
+        st.replacements = max(0, len(st.ids) - 1)
+        for f in self.journal.fills(st.cid):
+            st.filled_qty += f.qty
+            st.notional += f.qty * f.price
+            self._exec_ids.add(f.exec_id)
+        st.emitted_filled = st.filled_qty
+        return st
+
+    def _recover_journal(self) -> None:
+        if self.journal is None:
+            return
+        rec = self.journal.recover()
+        self._exec_ids.update(rec.exec_ids)
+        self._last_event_ts = max(self._last_event_ts, rec.last_event_ts)
+        for intent in rec.open_intents:
+            if intent.client_order_id not in self._orders:
+                self._load_intent(intent)
+
+    async def _resolve_unsent(self) -> None:
+        """After a restart: intents never acknowledged are looked up before anything is resent."""
+        for st in [s for s in self._orders.values() if s.broker_id is None and s.open]:
+            found = await self.rest.get_order_by_client_order_id(st.wire_cid)
+            if found is not None:
+                self._apply_order(st, found)
+            elif self.settings.resend_unsent_on_restart:
+                self._spawn(self._send(st))
+            else:
+                self._set_status(
+                    st, OrderStatus.REJECTED, time.time_ns(), reason="never reached the broker before a restart"
+                )
+
+    def _note_ts(self, ts: int) -> None:
+        if ts > self._last_event_ts:
+            self._last_event_ts = ts
+            if self.journal is not None:
+                self.journal.note_event_ts(ts)
+
+    def _apply_fill(self, st: _Order, exec_id: str, qty: float, price: float, ts: int, source: str) -> bool:
+        if exec_id in self._exec_ids:
+            self.duplicate_fills += 1
+            return False
+        self._exec_ids.add(exec_id)
+        req = st.req
+        fill = Fill(exec_id, st.cid, req.strategy_id, req.symbol, req.side, qty, price, ts, 0.0, req.reason)
+        if self.journal is not None and not self.journal.record_fill(fill, source):
+            self.duplicate_fills += 1
+            return False
+        st.filled_qty += qty
+        st.notional += qty * price
+        if source != "stream":
+            self.recovered_fills += 1
+        self._note_ts(ts)
+        assert self._emit is not None
+        self._emit(fill)
+        return True
+
+    def _apply_order(self, st: _Order, o: m.Order, ts: int = 0) -> None:
+        """Fold a broker snapshot of one of st's orders into st (status only; fills come by exec id)."""
+        ts = ts or o.updated_ns() or time.time_ns()
+        if st.created_ts == 0 and o.created_at:
+            st.created_ts = m.parse_ts_ns(o.created_at)
+        if st.broker_id is None:
+            self._bind(st, o.id, o.client_order_id)
+        elif o.id != st.broker_id:
+            if o.id not in st.ids and o.client_order_id == st.wire_cid:
+                self._bind(st, o.id, o.client_order_id)
+            else:
+                return  # an earlier order of a replace chain: its status is not the order's
+        status = m.to_status(o.status)
+        if status is OrderStatus.REPLACED:
+            if o.replaced_by:  # replaced by someone else: follow the chain
+                self._bind(st, o.replaced_by)
+            return
+        if status is OrderStatus.REJECTED and st.prev_ids:
+            self._revert_replacement(st)
+            return
+        if status is None:
+            return
+        if status is OrderStatus.FILLED and o.filled_qty > st.filled_qty + 1e-9 and self._started:
+            # Filled at the broker, but some executions have not reached us yet.
+            self.fill_mismatches += 1
+        self._set_status(st, status, ts, avg=o.filled_avg_price)
+
+    def _revert_replacement(self, st: _Order) -> None:
+        bad = st.broker_id
+        st.broker_id = st.prev_ids.pop()
+        assert self._emit is not None
+        self._emit(CommandFailed("replace", st.cid, "OrderRejected", f"replacement {bad} was rejected", time.time_ns()))
+        self._spawn(self._refresh(st))
+
+    def _set_status(
+        self,
+        st: _Order,
+        status: OrderStatus,
+        ts: int,
+        *,
+        avg: float | None = None,
+        reason: str = "",
+        force: bool = False,
+    ) -> None:
+        old = st.status
+        if not force:
+            if old is not None and old.is_terminal:
+                return
+            r_new, r_old = _rank(status), _rank(old)
+            if r_new < r_old or (r_new == r_old and st.filled_qty == st.emitted_filled):
+                return
+        st.status = status
+        st.emitted_filled = st.filled_qty
+        upd = OrderUpdate(
+            client_order_id=st.cid,
+            status=status,
+            ts=ts,
+            broker_order_id=st.broker_id or "",
+            filled_qty=st.filled_qty,
+            filled_avg_price=st.avg_price if st.filled_qty > 0 else avg,
+            reason=reason,
+        )
+        if self.journal is not None:
+            self.journal.record_transition(upd)
+        self._note_ts(ts)
+        assert self._emit is not None
+        self._emit(upd)
+
+    # -- stream ------------------------------------------------------------------------------
+
+    def _on_trade_update(self, tu: m.TradeUpdate) -> None:
+        o = tu.order
+        st = self._lookup(o)
+        if st is None:
+            return
+        ts = m.parse_ts_ns(tu.timestamp) if tu.timestamp else o.updated_ns()
+        event = tu.event
+        if event == "fill" or event == "partial_fill":
+            if tu.qty is not None and tu.price is not None:
+                exec_id = tu.execution_id or f"{o.id}:{o.filled_qty:g}"
+                self._apply_fill(st, exec_id, tu.qty, tu.price, ts, "stream")
+        elif event == "order_replace_rejected" or event == "order_cancel_rejected":
+            what = "replace" if event == "order_replace_rejected" else "cancel"
+            assert self._emit is not None
+            self._emit(CommandFailed(what, st.cid, "OrderRejected", f"{what} rejected by the broker", ts))
+        self._apply_order(st, o, ts)
+
+    async def _on_stream_connected(self) -> None:
+        await self.reconcile()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval)
+            if self.stream.connected or not any(s.open for s in self._orders.values()):
+                continue
+            try:
+                await self.reconcile()
+            except AlpacaError as exc:
+                log.warning("poll while the trade stream is down failed: %s", type(exc).__name__)
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Catch up over REST: fills since the last event (FILL activities), open orders, and
+        the current state of every order still open here. Idempotent."""
+        assert self._reconcile_lock is not None
+        async with self._reconcile_lock:
+            self.reconciles += 1
+            open_states = [s for s in self._orders.values() if s.open]
+            lows = [s.created_ts for s in open_states if s.created_ts]
+            if self._last_event_ts:
+                lows.append(self._last_event_ts)
+            if lows or open_states:
+                after = max(0, min(lows) - int(self.settings.reconcile_slack * NS)) if lows else None
+                await self._reconcile_fills(after)
+            seen: set[str] = set()
+            for o in await self.rest.list_orders("open", limit=500):
+                st = self._lookup(o)
+                if st is not None:
+                    seen.add(o.id)
+                    self._apply_order(st, o)
+            for st in [s for s in self._orders.values() if s.open]:
+                if st.broker_id is not None and st.broker_id in seen:
+                    continue
+                if st.inflight is not None:
+                    continue
+                await self._refresh(st)
+
+    async def _reconcile_fills(self, after: int | None) -> None:
+        for a in await self.rest.get_fill_activities(after=after):
+            exec_id = a.exec_id()
+            if exec_id in self._exec_ids:
+                continue
+            st = self._by_broker.get(a.order_id)
+            if st is None and a.order_id not in self._foreign:
+                o = await self.rest.get_order(a.order_id)
+                st = self._lookup(o) if o is not None else None
+                if st is None:
+                    self._foreign.add(a.order_id)
+            if st is not None:
+                self._apply_fill(st, exec_id, a.qty, a.price, m.parse_ts_ns(a.transaction_time), "reconcile")
+
+    async def _refresh(self, st: _Order) -> None:
+        if st.broker_id is not None:
+            o = await self.rest.get_order(st.broker_id)
+        else:
+            o = await self.rest.get_order_by_client_order_id(st.wire_cid)
+        if o is not None:
+            self._apply_order(st, o)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,79 @@
+"""Broker errors raised by the Alpaca adapter. None of them ever holds a key or a secret:
+they carry the HTTP method, path, status, Alpaca's numeric code and its message only."""
+
+from __future__ import annotations
+
+from admf.core.errors import BrokerError
+
+__all__ = [
+    "AlpacaError",
+    "AuthError",
+    "BrokerTimeout",
+    "BrokerUnavailable",
+    "DuplicateClientOrderId",
+    "InsufficientBuyingPower",
+    "NotFound",
+    "OrderRejected",
+    "RateLimited",
+    "StreamError",
+]
+
+
+class AlpacaError(BrokerError):
+    """An error answered (or not answered) by an Alpaca-compatible server."""
+
+    def __init__(self, message: str, *, status: int = 0, code: int = 0, method: str = "", path: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.method = method
+        self.path = path
+        where = f"{method} {path}".strip()
+        head = f"HTTP {status}" if status else ""
+        if code:
+            head = f"{head} code {code}".strip()
+        prefix = ", ".join(p for p in (where, head) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def __reduce__(self):  # keep keyword fields when pickled (e.g. across a process pool)
+        return (_rebuild, (type(self), self.message, self.status, self.code, self.method, self.path))
+
+
+def _rebuild(cls: type[AlpacaError], message: str, status: int, code: int, method: str, path: str):
+    return cls(message, status=status, code=code, method=method, path=path)
+
+
+class AuthError(AlpacaError):
+    """Keys rejected (HTTP 401/403 not-authorized, stream 'unauthorized', data error 402)."""
+
+
+class OrderRejected(AlpacaError):
+    """The broker refused the order (HTTP 403/422, or invalid locally before sending)."""
+
+
+class InsufficientBuyingPower(OrderRejected):
+    pass
+
+
+class DuplicateClientOrderId(OrderRejected):
+    """422 'client_order_id must be unique'; resolved by looking the order up."""
+
+
+class NotFound(AlpacaError):
+    pass
+
+
+class RateLimited(AlpacaError):
+    """HTTP 429 kept coming for longer than the configured patience."""
+
+
+class BrokerUnavailable(AlpacaError):
+    """5xx or connection failure after every retry."""
+
+
+class BrokerTimeout(BrokerUnavailable):
+    """No answer within the per-call timeout after every retry."""
+
+
+class StreamError(AlpacaError):
+    """A websocket protocol error that retrying cannot fix (e.g. insufficient subscription)."""

@@ -1,0 +1,389 @@
+"""Async REST client for Alpaca's trading API (and the historical bars of its data API).
+
+One keep-alive aiohttp session; every call is rate limited (token bucket that follows the
+X-Ratelimit-* headers and queues on 429), has a timeout, and retries 5xx / timeouts with
+exponential backoff and jitter. Order submission is idempotent by client_order_id: after a
+timeout, a 5xx or a 422 duplicate, the order is looked up before anything is resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from admf.adapters.alpaca import models as m
+from admf.adapters.alpaca.errors import (
+    AlpacaError,
+    AuthError,
+    BrokerTimeout,
+    BrokerUnavailable,
+    DuplicateClientOrderId,
+    InsufficientBuyingPower,
+    NotFound,
+    OrderRejected,
+    RateLimited,
+)
+from admf.adapters.alpaca.ratelimit import Backoff, RateLimiter
+from admf.adapters.alpaca.settings import DATA_URL, PAPER_URL, AlpacaSettings, Credentials
+from admf.core.events import Bar
+
+__all__ = ["AlpacaRest"]
+
+log = logging.getLogger("admf.alpaca.rest")
+
+_JSON = msgspec.json.Encoder()
+_ERROR_BODY = msgspec.json.Decoder(dict)
+_MULTI = msgspec.json.Decoder(list[dict])
+
+
+class AlpacaRest:
+    """REST client. Use as `async with AlpacaRest(...) as rest:` or call open()/close()."""
+
+    def __init__(
+        self,
+        key_id: str,
+        secret_key: str,
+        *,
+        trading_url: str = PAPER_URL,
+        data_url: str = DATA_URL,
+        settings: AlpacaSettings | None = None,
+        user_agent: str = "admf",
+    ) -> None:
+        self._creds = Credentials(key_id, secret_key)
+        self.trading_url = trading_url.rstrip("/")
+        self.data_url = data_url.rstrip("/")
+        self.settings = s = settings or AlpacaSettings()
+        self._backoff = Backoff(s.backoff_base, s.backoff_cap)
+        self._trading_limiter: RateLimiter | None = None
+        self._data_limiter: RateLimiter | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(total=s.timeout)
+        self._user_agent = user_agent
+        self.calls = 0  # requests actually sent, retries included
+        self.retries = 0
+        self.rate_limited = 0  # 429 answers seen
+
+    def __repr__(self) -> str:
+        return f"AlpacaRest(trading_url={self.trading_url!r}, data_url={self.data_url!r})"
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._creds
+
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._trading_limiter is None:
+            raise RuntimeError("AlpacaRest is not open")
+        return self._trading_limiter
+
+    async def open(self) -> None:
+        if self._session is not None:
+            return
+        s = self.settings
+        self._trading_limiter = RateLimiter(s.rate_per_min, s.rate_burst)
+        self._data_limiter = RateLimiter(s.rate_per_min, s.rate_burst)
+        headers = {**self._creds.headers(), "User-Agent": self._user_agent, "Accept": "application/json"}
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            timeout=self._timeout,
+            connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> AlpacaRest:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        data_api: bool = False,
+        retry: bool = True,
+    ) -> tuple[int, bytes]:
+        """Send one call (with queueing on 429 and, if `retry`, retries on 5xx/timeouts).
+
+        Returns (status, body) for 2xx; raises a mapped AlpacaError otherwise.
+        """
+        if self._session is None:
+            await self.open()
+        session = self._session
+        assert session is not None
+        limiter = self._data_limiter if data_api else self._trading_limiter
+        assert limiter is not None
+        url = (self.data_url if data_api else self.trading_url) + path
+        payload = None if body is None else _JSON.encode(body)
+        headers = {"Content-Type": "application/json"} if payload is not None else None
+        qs = None if params is None else {k: _param(v) for k, v in params.items() if v is not None}
+        attempt = 0
+        n429 = 0
+        first_429 = 0.0
+        while True:
+            await limiter.acquire()
+            self.calls += 1
+            error: AlpacaError
+            try:
+                async with session.request(
+                    method, url, params=qs, data=payload, headers=headers, allow_redirects=False
+                ) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    limiter.observe_headers(resp.headers)
+            except TimeoutError:
+                error = BrokerTimeout(f"no answer within {self.settings.timeout:g}s", method=method, path=path)
+            except aiohttp.ClientError as exc:
+                error = BrokerUnavailable(self._creds.scrub(f"{type(exc).__name__}: {exc}"), method=method, path=path)
+            else:
+                if status < 300:
+                    return status, raw
+                if status == 429:
+                    self.rate_limited += 1
+                    now = time.monotonic()
+                    if n429 == 0:
+                        first_429 = now
+                    elif now - first_429 > self.settings.rate_limit_patience:
+                        raise self._error(status, raw, method, path) from None
+                    # The headers closed the bucket until the reset if they could; else back off.
+                    if limiter.bucket.closed_until <= now:
+                        limiter.block_for(self._backoff.delay(n429))
+                    n429 += 1
+                    continue
+                error = self._error(status, raw, method, path)
+                if status < 500:
+                    raise error from None
+            if not retry or attempt >= self.settings.max_retries:
+                raise error from None
+            self.retries += 1
+            delay = self._backoff.delay(attempt)
+            log.warning("%s %s failed (%s); retry %d in %.2fs", method, path, type(error).__name__, attempt + 1, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _error(self, status: int, raw: bytes, method: str, path: str) -> AlpacaError:
+        code = 0
+        message = ""
+        try:
+            body = _ERROR_BODY.decode(raw)
+            code = int(body.get("code") or 0)
+            message = str(body.get("message") or "")
+        except (msgspec.DecodeError, ValueError, TypeError):
+            message = raw[:200].decode("utf-8", "replace")
+        message = self._creds.scrub(message) or f"HTTP {status}"
+        low = message.lower()
+        kw = {"status": status, "code": code, "method": method, "path": path}
+        is_order = path.startswith("/v2/orders") or path.startswith("/v2/positions")
+        if status == 401 or code == 40110000:
+            return AuthError(message, **kw)
+        if status == 403:
+            if "buying power" in low:
+                return InsufficientBuyingPower(message, **kw)
+            if is_order:
+                return OrderRejected(message, **kw)
+            return AuthError(message, **kw)
+        if status == 404:
+            return NotFound(message, **kw)
+        if status == 422 or status == 400:
+            if "client_order_id" in low and "unique" in low:
+                return DuplicateClientOrderId(message, **kw)
+            return OrderRejected(message, **kw)
+        if status == 429:
+            return RateLimited(message, **kw)
+        if status >= 500:
+            return BrokerUnavailable(message, **kw)
+        return AlpacaError(message, **kw)
+
+    # -- orders ------------------------------------------------------------------------------
+
+    async def submit_order(self, body: dict[str, Any]) -> m.Order:
+        """POST /v2/orders, idempotent by body['client_order_id'] (resolves dup/timeout/5xx by lookup)."""
+        cid = str(body["client_order_id"])
+        attempt = 0
+        while True:
+            try:
+                _, raw = await self.request("POST", "/v2/orders", body=body, retry=False)
+                return m.ORDER.decode(raw)
+            except DuplicateClientOrderId:
+                found = await self.get_order_by_client_order_id(cid)
+                if found is not None:
+                    return found
+                raise
+            except BrokerUnavailable:
+                # The order may have been accepted before the failure: look before resending.
+                found = await self.get_order_by_client_order_id(cid)
+                if found is not None:
+                    return found
+                if attempt >= self.settings.max_retries:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+
+    async def get_order_by_client_order_id(self, client_order_id: str) -> m.Order | None:
+        try:
+            _, raw = await self.request(
+                "GET", "/v2/orders:by_client_order_id", params={"client_order_id": client_order_id}
+            )
+        except NotFound:
+            return None
+        return m.ORDER.decode(raw)
+
+    async def get_order(self, order_id: str) -> m.Order | None:
+        try:
+            _, raw = await self.request("GET", f"/v2/orders/{order_id}")
+        except NotFound:
+            return None
+        return m.ORDER.decode(raw)
+
+    async def list_orders(
+        self,
+        status: str = "open",
+        *,
+        after: Any = None,
+        until: Any = None,
+        limit: int = 500,
+        direction: str = "asc",
+        nested: bool | None = None,
+        symbols: list[str] | None = None,
+    ) -> list[m.Order]:
+        params = {
+            "status": status,
+            "after": after,
+            "until": until,
+            "limit": limit,
+            "direction": direction,
+            "nested": nested,
+            "symbols": ",".join(symbols) if symbols else None,
+        }
+        _, raw = await self.request("GET", "/v2/orders", params=params)
+        return m.ORDERS.decode(raw)
+
+    async def replace_order(
+        self,
+        order_id: str,
+        *,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        client_order_id: str | None = None,
+    ) -> m.Order:
+        body = m.replace_body(qty, limit_price, stop_price, client_order_id)
+        _, raw = await self.request("PATCH", f"/v2/orders/{order_id}", body=body, retry=False)
+        return m.ORDER.decode(raw)
+
+    async def cancel_order(self, order_id: str) -> None:
+        await self.request("DELETE", f"/v2/orders/{order_id}")
+
+    async def cancel_all_orders(self) -> list[tuple[str, int]]:
+        """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order."""
+        _, raw = await self.request("DELETE", "/v2/orders")
+        if not raw.strip():
+            return []
+        return [(str(x.get("id", "")), int(x.get("status", 0))) for x in _MULTI.decode(raw)]
+
+    # -- account -----------------------------------------------------------------------------
+
+    async def get_account(self) -> m.Account:
+        _, raw = await self.request("GET", "/v2/account")
+        return m.ACCOUNT.decode(raw)
+
+    async def get_positions(self) -> list[m.Position]:
+        _, raw = await self.request("GET", "/v2/positions")
+        return m.POSITIONS.decode(raw)
+
+    async def get_clock(self) -> m.Clock:
+        _, raw = await self.request("GET", "/v2/clock")
+        return m.CLOCK.decode(raw)
+
+    async def get_fill_activities(
+        self, *, after: Any = None, until: Any = None, page_size: int = 100, max_pages: int = 100
+    ) -> list[m.FillActivity]:
+        """FILL activities oldest first, following page_token (= id of the last item)."""
+        out: list[m.FillActivity] = []
+        token: str | None = None
+        for _ in range(max_pages):
+            params = {
+                "after": after,
+                "until": until,
+                "direction": "asc",
+                "page_size": page_size,
+                "page_token": token,
+            }
+            _, raw = await self.request("GET", "/v2/account/activities/FILL", params=params)
+            page = m.ACTIVITIES.decode(raw)
+            out.extend(page)
+            if len(page) < page_size:
+                break
+            token = page[-1].id
+        return out
+
+    # -- historical data ---------------------------------------------------------------------
+
+    async def get_bars(
+        self,
+        symbol: str,
+        timeframe: str,
+        start: Any,
+        end: Any = None,
+        *,
+        feed: str | None = None,
+        adjustment: str = "raw",
+        limit: int = 10000,
+        max_pages: int = 1000,
+    ) -> list[Bar]:
+        """GET /v2/stocks/{symbol}/bars over every page, oldest first. `timeframe` as '5m' or '5Min'."""
+        tf, _ = m.parse_timeframe(timeframe)
+        bars: list[Bar] = []
+        token: str | None = None
+        for _ in range(max_pages):
+            params = {
+                "timeframe": tf,
+                "start": start,
+                "end": end,
+                "feed": feed,
+                "adjustment": adjustment,
+                "limit": limit,
+                "page_token": token,
+            }
+            _, raw = await self.request("GET", f"/v2/stocks/{symbol}/bars", params=params, data_api=True)
+            page = m.BARS_PAGE.decode(raw)
+            got = page.bars
+            if isinstance(got, dict):
+                got = got.get(symbol, [])
+            for b in got or ():
+                bars.append(m.wire_bar(symbol, b))
+            token = page.next_page_token
+            if not token:
+                break
+        return bars
+
+
+def _param(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        # Large ints are ns timestamps; small ones (limit, page_size) stay numbers.
+        return m.format_ts(v) if v > 10**15 else str(v)
+    if isinstance(v, datetime):
+        return m.format_ts(m.datetime_ns(v))
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)
