@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from admf.core.enums import ExitReason, OrderStatus, Side
+from admf.core.enums import ExitReason, Side
 from admf.core.events import Fill, OrderRequest
 from admf.risk.exits import ExitRules, ExitState
 from admf.risk.limits import Limits
@@ -61,7 +61,7 @@ class StrategySlot:
         self.raw_last = 0
         self.eff = 0
         self.exit_state: ExitState | None = None
-        self.working: list[str] = []
+        self.working: dict[str, float] = {}  # client_order_id -> quantity still to fill
         self.n_orders = 0
         self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
         self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
@@ -78,6 +78,10 @@ class StrategySlot:
         for coid in self.working:
             self.broker.cancel(coid, ts)
         self.working.clear()
+
+    def on_order_done(self, client_order_id: str) -> None:
+        """The order ended without filling completely (canceled, rejected, expired)."""
+        self.working.pop(client_order_id, None)
 
     def _equity(self, close: float) -> float:
         if self.prices is None:
@@ -130,15 +134,18 @@ class StrategySlot:
         delta = target - self.book.position(self.symbol)
         if abs(delta) > 1e-9:
             req = self._order(delta, ts, bar, c, ExitReason.SIGNAL.value)
-            self.working.append(req.client_order_id)
+            self.working[req.client_order_id] = req.qty
             self.broker.submit(req, self.sym, bar, c, day)
 
     # fills and exits ------------------------------------------------------------------------
     def on_fill(self, fill: Fill, bar: int) -> None:
         """After the book applied a fill of this slot: (re)arm or drop the exit guard."""
-        if fill.client_order_id in self.working and self.broker.orders[fill.client_order_id].status in (
-                OrderStatus.FILLED, OrderStatus.CANCELED):
-            self.working.remove(fill.client_order_id)
+        left = self.working.get(fill.client_order_id)
+        if left is not None:
+            if left - fill.qty <= 1e-9:
+                del self.working[fill.client_order_id]
+            else:
+                self.working[fill.client_order_id] = left - fill.qty
         if not self.exit_rules.active or self.guards is None:
             return
         pos = self.book.position(self.symbol)

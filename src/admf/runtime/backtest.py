@@ -13,8 +13,9 @@ import pandas as pd
 from admf.config.loader import Variant, config_from_dict, expand, load_config
 from admf.config.schema import Config, RiskConfig, SizingConfig, StrategyEntry
 from admf.core.engine import Engine
+from admf.core.enums import OrderStatus
 from admf.core.errors import ConfigError
-from admf.core.events import Fill
+from admf.core.events import Fill, OrderUpdate
 from admf.data.catalog import load_spec
 from admf.data.timeframe import timeframe_ns
 from admf.data.timeline import Timeline, merge
@@ -26,6 +27,7 @@ from admf.risk.exits import ExitRules
 from admf.risk.limits import Limits
 from admf.risk.sizing import Sizing
 from admf.risk.slot import StrategySlot
+from admf.runtime.session import session_codes
 from admf.strategies.filters import parse_filter
 from admf.strategies.params import validate_params
 from admf.strategies.registry import get_strategy
@@ -131,7 +133,7 @@ class BacktestBuild:
         ex = cfg.execution
         self.slots_by_prefix: dict[str, StrategySlot] = {}
         self.broker = SimulatedBroker(
-            self._on_fill, fill_rule=ex.fill,
+            self._on_fill, fill_rule=ex.fill, on_update=self._on_update,
             slippage=Slippage(ex.slippage.type, ex.slippage.value),
             commission=Commission(ex.commission.type, ex.commission.rate, ex.commission.min, ex.commission.max),
         )
@@ -181,11 +183,14 @@ class BacktestBuild:
 
     def _on_fill(self, fill: Fill, bar: int) -> None:
         self.books[fill.strategy_id].apply_fill(fill, bar)
-        prefix = fill.client_order_id.rsplit("-", 1)[0] + "-"
-        self.slots_by_prefix[prefix].on_fill(fill, bar)
+        self.slot_of(fill.client_order_id).on_fill(fill, bar)
 
+    def _on_update(self, u: OrderUpdate) -> None:
+        if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
+            self.slot_of(u.client_order_id).on_order_done(u.client_order_id)
 
-from admf.runtime.session import session_codes  # noqa: E402  (after the class for readability)
+    def slot_of(self, client_order_id: str) -> StrategySlot:
+        return self.slots_by_prefix[client_order_id.rsplit("-", 1)[0] + "-"]
 
 
 def _index(ts: np.ndarray) -> pd.DatetimeIndex:
