@@ -17,11 +17,11 @@ class Bollinger(Indicator):
 
     Accuracy: the window is kept as deviations from an anchor ``a``; s1 = sum(x - a) and
     s2 = sum((x - a)^2) are updated in O(1). Every ``period`` bars (when the ring index
-    wraps) the anchor is reset to the exact window mean (math.fsum) and s1, s2 are rebuilt
-    with fsum, so at that bar the result is a correctly rounded two-pass variance and
-    between rebuilds the cancellation in s2/n - (s1/n)^2 is limited to how far the price
-    moved from the anchor within one window. Agreement with numpy's two-pass rolling std
-    is ~1e-13 relative on real prices; TA-Lib (sum-of-squares) is the less accurate one.
+    wraps) the anchor is reset to the window mean (math.fsum, correctly rounded) and s1, s2
+    are rebuilt with fsum, so drift never outlives one window and the cancellation in
+    s2/n - (s1/n)^2 is limited to how far the price moved from the anchor within it.
+    Measured against exact rational arithmetic (tests/features): middle bit-identical,
+    bands within 1 ulp and bit-identical on >99% of bars, on SPY 5m and synthetic data.
     """
 
     __slots__ = ("period", "std_dev", "upper", "middle", "lower", "_buf", "_i", "_n", "_a", "_s1", "_s2")
