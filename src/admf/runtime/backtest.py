@@ -119,7 +119,9 @@ def book_ids(entries: list[StrategyEntry]) -> list[str]:
 class BacktestBuild:
     """Everything wired for one variant: hub, books, broker, slots, engine."""
 
-    def __init__(self, cfg: Config, tl: Timeline) -> None:
+    def __init__(self, cfg: Config, tl: Timeline, *, broker: Any = None, capital: float | None = None,
+                 id_tag: str = "") -> None:
+        """`broker`, `capital` and `id_tag` are set by a live session; a backtest uses the config's."""
         self.cfg = cfg
         self.tl = tl
         symbols = tl.symbols
@@ -127,12 +129,13 @@ class BacktestBuild:
         self.hub = FeatureHub()
         entries = cfg.strategies
         self.book_ids = book_ids(entries)
-        capital = cfg.portfolio.initial_capital
+        capital = cfg.portfolio.initial_capital if capital is None else capital
         per_book = capital / len(entries) if cfg.portfolio.allocation == "split" else capital
         self.books = {bid: Portfolio(bid, per_book, symbols) for bid in self.book_ids}
         ex = cfg.execution
         self.slots_by_prefix: dict[str, StrategySlot] = {}
-        self.broker = SimulatedBroker(
+        self.slots_by_key: dict[tuple[str, str], StrategySlot] = {}
+        self.broker = broker if broker is not None else SimulatedBroker(
             self._on_fill, fill_rule=ex.fill, on_update=self._on_update,
             slippage=Slippage(ex.slippage.type, ex.slippage.value),
             commission=Commission(ex.commission.type, ex.commission.rate, ex.commission.min, ex.commission.max),
@@ -165,15 +168,16 @@ class BacktestBuild:
                     strategy=strat, book=self.books[bid], broker=self.broker, sym=k, symbol=sym, strategy_id=bid,
                     sizing=sizing, exits=exits, limits=limits, direction=e.direction,
                     intraday="intraday" in e.constraints, entry_filter=filt.bind(self.hub, sym) if filt else None,
-                    atr=atr, prices=prices, id_prefix=f"{bid}-{sym}-",
+                    atr=atr, prices=prices, id_prefix=f"{id_tag}{bid}-{sym}-",
                 )
                 slot.guards = self.guards[k]
                 slots[k].append(slot)
                 self.slots_by_prefix[slot.id_prefix] = slot
+                self.slots_by_key[(bid, sym)] = slot
                 self.all_slots.append(slot)
-        needs_calendar = intraday
+        self.intraday = intraday
         session = day = None
-        if needs_calendar:
+        if intraday and len(tl):
             session, day = session_codes(tl.ts, tl.sym if n_sym > 1 else None, timeframe_ns(tl.timeframe))
         self.engine = Engine(
             ts=tl.ts, sym=tl.sym, open=tl.open, high=tl.high, low=tl.low, close=tl.close, volume=tl.volume,
@@ -182,8 +186,8 @@ class BacktestBuild:
         )
 
     def _on_fill(self, fill: Fill, bar: int) -> None:
-        self.books[fill.strategy_id].apply_fill(fill, bar)
-        self.slot_of(fill.client_order_id).on_fill(fill, bar)
+        if self.books[fill.strategy_id].apply_fill(fill, bar):
+            self.slots_by_key[(fill.strategy_id, fill.symbol)].on_fill(fill, bar)
 
     def _on_update(self, u: OrderUpdate) -> None:
         if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
