@@ -292,7 +292,7 @@ class CCI(Indicator):
             self.ready = True
         p = self.period
         avg = sum(buf) / p
-        dev = sum(map(abs, map(avg.__rsub__, buf)))
+        dev = sum([x - avg if x > avg else avg - x for x in buf])  # = sum(fabs(x - avg)), bit for bit
         t = tp - avg
         tiny = _REL_ZERO * abs(avg)
         if abs(t) > tiny and dev / p > tiny:
