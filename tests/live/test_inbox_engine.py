@@ -42,8 +42,18 @@ class FakeBroker:
         self.calls.append(("submit", req.client_order_id, threading.current_thread().name))
         await asyncio.sleep(0.01)
         self.emit(OrderUpdate(req.client_order_id, OrderStatus.NEW, 1, "b-" + req.client_order_id))
-        self.emit(Fill("x-" + req.client_order_id, req.client_order_id, req.strategy_id, req.symbol,
-                       req.side, req.qty, 100.0, 2))
+        self.emit(
+            Fill(
+                "x-" + req.client_order_id,
+                req.client_order_id,
+                req.strategy_id,
+                req.symbol,
+                req.side,
+                req.qty,
+                100.0,
+                2,
+            )
+        )
 
     async def cancel(self, client_order_id: str) -> None:
         self.calls.append(("cancel", client_order_id))
