@@ -16,6 +16,7 @@ from admf.core.errors import ConfigError
 
 ENTRY_KEYS = {"name", "constraints", "filter", "risk", "sizing", "direction", "symbols"}
 TOP_ALIASES = {"strategy": "strategies"}
+SECRET_KEYS = ("api_key", "secret_key")
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,17 @@ def _normalize_data(raw: dict[str, Any], file: str | None) -> dict[str, Any]:
         syms = d.pop("symbols", None)
         tf = d.pop("timeframe", None)
         files = d.pop("files", None) or ([d.pop("file")] if "file" in d else None)
+        # `specs` is the normalized form a run directory's config.yaml holds; reading it back reruns that run
+        specs = d.pop("specs", None)
         for key in ("data_dir", "dir", "start", "end"):
             if key in d:
                 out["data_dir" if key == "dir" else key] = d.pop(key)
         if d:
             _fail(f"unknown key {next(iter(d))!r}", file, f"data.{next(iter(d))}",
-                  accepted="symbols, timeframe, file, files, dir, start, end")
-        if files:
+                  accepted="symbols, timeframe, file, files, specs, dir, start, end")
+        if specs:
+            out["specs"] = [specs] if isinstance(specs, str) else list(specs)
+        elif files:
             out["specs"] = [str(f) for f in files]
         elif syms:
             syms = [syms] if isinstance(syms, str) else syms
@@ -114,7 +119,10 @@ def _pydantic_error(exc: ValidationError, file: str | None, entries_key: str) ->
         msg = "unknown key"
         value = parts[-1] if parts else None
         return ConfigError(msg, file=file, field=field, value=value)
-    return ConfigError(msg, file=file, field=field, value=err.get("input"), accepted=accepted)
+    value = err.get("input")
+    if parts and parts[-1] in SECRET_KEYS:
+        value = "<redacted>"
+    return ConfigError(msg, file=file, field=field, value=value, accepted=accepted)
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from admf.config.interpolate import Unresolved
+from admf.core.errors import ConfigError
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # `${VAR}` of a digits-only value arrives as a number; a text field still takes it as text
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class SizingConfig(_Model):
@@ -92,6 +105,37 @@ class LiveTradingConfig(_Model):
     flatten_on_kill: bool = False
     journal: str | None = None
     warmup_bars: int = Field(200, ge=0)
+    # field -> environment variable that was not set when the config was read
+    _unresolved: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _defer_unset(cls, data: Any, handler: ModelWrapValidatorHandler[LiveTradingConfig]) -> LiveTradingConfig:
+        # An unset ${VAR} here is an error only when the value is used (see `require`), so a
+        # backtest runs without live credentials; until then the field keeps its default.
+        missing: dict[str, str] = {}
+        if isinstance(data, dict):
+            missing = {k: str(v) for k, v in data.items() if isinstance(v, Unresolved)}
+            data = {k: v for k, v in data.items() if k not in missing}
+        obj = handler(data)
+        if missing:
+            obj._unresolved = {**obj._unresolved, **missing}
+        return obj
+
+    def require(self, key: str, *, file: str | None = None) -> Any:
+        """The value of `key` (a secret unwrapped); ConfigError naming the variable if it was not set."""
+        if key in self._unresolved:
+            var = self._unresolved[key]
+            raise ConfigError(f"environment variable {var} is not set", file=file, field=f"live_trading.{key}",
+                              accepted=f"export {var}=...")
+        value = getattr(self, key)
+        if value is None:
+            raise ConfigError("missing", file=file, field=f"live_trading.{key}")
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    @property
+    def unresolved(self) -> dict[str, str]:
+        return dict(self._unresolved)
 
 
 class OutputConfig(_Model):
