@@ -1,0 +1,329 @@
+"""A live session: the backtest's pipeline fed from the inbox, orders sent through the async engine.
+
+Main thread only: bars, fills and order updates arrive on the Inbox from the async thread and
+are applied here, one at a time, by the same Engine.step, slots and books a backtest uses.
+The strategy code cannot tell a live session from a backtest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from admf.config.schema import Config
+from admf.core.enums import ExitReason, OrderStatus, OrderType, Side
+from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
+from admf.data.frame import BarFrame
+from admf.data.timeframe import timeframe_ns
+from admf.data.timeline import merge
+from admf.execution.inbox import CommandFailed, ConnectionState, DataGap, Inbox
+from admf.risk.pretrade import PreTradeGuard, PreTradeLimits
+from admf.risk.slot import IN, LAST, OFF
+from admf.runtime.backtest import BacktestBuild
+
+log = logging.getLogger("admf.live")
+
+NY = ZoneInfo("America/New_York")
+NS = 1_000_000_000
+
+
+def session_code(ts: int, timeframe_ns: int) -> tuple[int, int]:
+    """(OFF/IN/LAST, New York day number) of one live bar, by its start and end time."""
+    local = dt.datetime.fromtimestamp(ts // NS, tz=NY)
+    minutes = local.hour * 60 + local.minute
+    day = local.date().toordinal()
+    if local.weekday() >= 5 or not (570 <= minutes < 960):
+        return OFF, day
+    return (LAST if minutes + timeframe_ns / 60e9 >= 960 else IN), day
+
+
+@dataclass
+class OrderState:
+    req: OrderRequest
+    status: OrderStatus = OrderStatus.NEW
+    filled: float = 0.0
+
+
+class LiveBroker:
+    """The slot-facing broker of a live session: checks limits, then hands orders to the engine."""
+
+    pending = 0  # the real broker works the orders; nothing to do per bar
+
+    def __init__(self, send: Callable[[str, Any], None], guard: PreTradeGuard,
+                 position: Callable[[str], float]) -> None:
+        self.send = send
+        self.guard = guard
+        self.position = position
+        self.orders: dict[str, OrderState] = {}
+        self.refused: list[tuple[str, str]] = []
+        self.on_refused: Callable[[str], None] | None = None
+
+    def submit(self, req: OrderRequest, sym: int, bar: int, close: float, day: int = 0) -> None:
+        signed = req.qty if req.side.sign > 0 else -req.qty
+        why = self.guard.check(signed, close, self.position(req.symbol), time.time_ns())
+        self.orders[req.client_order_id] = OrderState(req)
+        if why is not None:
+            log.warning("order %s refused: %s", req.client_order_id, why)
+            self.orders[req.client_order_id].status = OrderStatus.REJECTED
+            self.refused.append((req.client_order_id, why))
+            if self.on_refused is not None:
+                self.on_refused(req.client_order_id)
+            return
+        self.send("submit", req)
+
+    def fill_now(self, req: OrderRequest, sym: int, bar: int, price: float, *, market: bool = True) -> None:
+        """A risk exit seen on a bar: live, it is a market order (exits are never limit-checked)."""
+        self.orders[req.client_order_id] = OrderState(req)
+        self.send("submit", req)
+
+    def cancel(self, client_order_id: str, ts: int = 0) -> bool:
+        st = self.orders.get(client_order_id)
+        if st is None or st.status.is_terminal:
+            return False
+        self.send("cancel", client_order_id)
+        return True
+
+    def on_bar(self, *args: Any) -> None:  # pragma: no cover - pending is always 0
+        return None
+
+    def open_orders(self) -> list[OrderRequest]:
+        return [s.req for s in self.orders.values() if not s.status.is_terminal]
+
+
+@dataclass
+class LiveStats:
+    bars: int = 0
+    fills: int = 0
+    duplicate_fills: int = 0
+    updates: int = 0
+    command_failures: int = 0
+    gaps: int = 0
+    last_bar: Bar | None = None
+    connections: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+
+class LiveSession:
+    """Wires a config to an AsyncExecutionEngine-like `engine` (submit/cancel/cancel_all, inbox)."""
+
+    def __init__(self, cfg: Config, symbols: list[str], timeframe: str, *, engine: Any, inbox: Inbox,
+                 capital: float, id_tag: str = "") -> None:
+        self.cfg = cfg
+        self.symbols = list(symbols)
+        self.engine = engine
+        self.inbox = inbox
+        lt = cfg.live_trading
+        self.guard = PreTradeGuard(PreTradeLimits(lt.max_order_notional, lt.max_position, lt.max_orders_per_minute,
+                                                  lt.daily_loss_limit))
+        empty = np.zeros(0)
+        tl = merge([BarFrame(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty, s, timeframe)
+                    for s in self.symbols])
+        self.broker = LiveBroker(self._send, self.guard, self._position)
+        self.build = BacktestBuild(cfg, tl, broker=self.broker, capital=capital, id_tag=id_tag)
+        self.broker.on_refused = lambda coid: self._slot_done(coid)
+        self.tf_ns = timeframe_ns(timeframe)
+        self.sym_index = {s: i for i, s in enumerate(self.symbols)}
+        self.prices: dict[str, float] = {}
+        self.stats = LiveStats()
+        self.killed = False
+        self._bar_i = 0
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _send(self, command: str, arg: Any) -> None:
+        getattr(self.engine, command)(arg)
+
+    def _position(self, symbol: str) -> float:
+        return sum(b.position(symbol) for b in self.build.books.values())
+
+    def _slot_done(self, coid: str) -> None:
+        slot = self.build.slots_by_prefix.get(coid.rsplit("-", 1)[0] + "-")
+        if slot is not None:
+            slot.on_order_done(coid)
+
+    @property
+    def books(self) -> dict[str, Any]:
+        return self.build.books
+
+    # -- warm-up ----------------------------------------------------------------------------
+    def warm_up(self, bars: list[Bar]) -> int:
+        """Feed historical bars through features and strategies without trading.
+
+        The strategies' signals after warm-up count as already acted on, so a session that
+        starts while a signal is on does not chase it; it trades the next change.
+        """
+        n = 0
+        for bar in sorted(bars, key=lambda b: (b.ts, self.sym_index.get(b.symbol, 0))):
+            k = self.sym_index.get(bar.symbol)
+            if k is None:
+                continue
+            for u in self.build.engine.updaters[k]:
+                u(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            for slot in self.build.engine.slots[k]:
+                s = slot.on_bar(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                slot.raw_last = s
+                slot.eff = s if (s > 0 and slot.allow_long) or (s < 0 and slot.allow_short) else 0
+            self.prices[bar.symbol] = bar.close
+            n += 1
+        return n
+
+    # -- events -----------------------------------------------------------------------------
+    def handle(self, ev: Any) -> None:
+        t = type(ev)
+        if t is Bar:
+            self.on_bar(ev)
+        elif t is Fill:
+            self.on_fill(ev)
+        elif t is OrderUpdate:
+            self.on_update(ev)
+        elif t is ConnectionState:
+            self.stats.connections[ev.component] = ev.state
+        elif t is CommandFailed:
+            self.stats.command_failures += 1
+            log.warning("%s %s failed: %s %s", ev.command, ev.client_order_id, ev.error, ev.message)
+            st = self.broker.orders.get(ev.client_order_id)
+            if ev.command == "submit" and st is not None and st.filled == 0:
+                st.status = OrderStatus.REJECTED
+                self._slot_done(ev.client_order_id)
+        elif t is DataGap:
+            self.stats.gaps += 1
+            log.warning("data gap %s: %d minutes missing, %d backfilled", ev.symbol, ev.missing, ev.backfilled)
+
+    def on_bar(self, bar: Bar) -> None:
+        k = self.sym_index.get(bar.symbol)
+        if k is None:
+            return
+        self.prices[bar.symbol] = bar.close
+        self.stats.bars += 1
+        self.stats.last_bar = bar
+        sess, day = -1, 0
+        if self.build.intraday:
+            sess, day = session_code(bar.ts, self.tf_ns)
+        self.build.engine.step(self._bar_i, k, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume,
+                               sess, day)
+        self._bar_i += 1
+        if self.guard.limits.daily_loss_limit is not None:
+            day = session_code(bar.ts, self.tf_ns)[1]
+            if self.guard.mark(self.equity(), day):
+                self.kill(self.guard.kill_reason)
+
+    def on_fill(self, fill: Fill) -> None:
+        book = self.build.books.get(fill.strategy_id)
+        if book is None:
+            log.warning("fill %s of unknown book %r ignored", fill.exec_id, fill.strategy_id)
+            return
+        if not book.apply_fill(fill, self._bar_i):
+            self.stats.duplicate_fills += 1
+            return
+        self.stats.fills += 1
+        st = self.broker.orders.get(fill.client_order_id)
+        if st is not None:
+            st.filled += fill.qty
+        slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
+        if slot is not None:
+            slot.on_fill(fill, self._bar_i)
+
+    def on_update(self, u: OrderUpdate) -> None:
+        self.stats.updates += 1
+        st = self.broker.orders.get(u.client_order_id)
+        if st is not None:
+            st.status = u.status
+        if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
+            self._slot_done(u.client_order_id)
+
+    # -- safety -----------------------------------------------------------------------------
+    def kill(self, reason: str) -> None:
+        """Cancel everything and refuse new orders; flatten when configured."""
+        if self.killed:
+            return
+        self.killed = True
+        self.guard.killed = True
+        self.guard.kill_reason = self.guard.kill_reason or reason
+        log.error("kill switch: %s", reason)
+        self.engine.cancel_all()
+        if self.cfg.live_trading.flatten_on_kill:
+            for slot in self.build.all_slots:
+                pos = slot.book.position(slot.symbol)
+                if pos:
+                    slot.n_orders += 1
+                    req = OrderRequest(
+                        client_order_id=f"{slot.id_prefix}{slot.n_orders}", strategy_id=slot.strategy_id,
+                        symbol=slot.symbol, side=Side.BUY if pos < 0 else Side.SELL, qty=abs(pos),
+                        order_type=OrderType.MARKET,
+                        ts=time.time_ns(), reason=ExitReason.KILL_SWITCH.value)
+                    self.broker.orders[req.client_order_id] = OrderState(req)
+                    self.engine.submit(req)
+
+    # -- views ------------------------------------------------------------------------------
+    def equity(self) -> float:
+        total = 0.0
+        for b in self.build.books.values():
+            total += b.cash + sum(q * self.prices.get(s, lot_price(b, s)) for s, q in b.positions().items())
+        return total
+
+    def cash(self) -> float:
+        return sum(b.cash for b in self.build.books.values())
+
+    def positions(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for b in self.build.books.values():
+            for s, q in b.positions().items():
+                out[s] = out.get(s, 0.0) + q
+        return {s: q for s, q in out.items() if abs(q) > 1e-9}
+
+    def open_orders(self) -> int:
+        return len(self.broker.open_orders())
+
+    def status_line(self) -> str:
+        b = self.stats.last_bar
+        last = "-" if b is None else f"{time.strftime('%H:%M', time.gmtime(b.ts // NS))}Z {b.symbol} {b.close:.2f}"
+        pos = ", ".join(f"{s} {q:g}" for s, q in self.positions().items()) or "flat"
+        conn = ", ".join(f"{k} {v}" for k, v in sorted(self.stats.connections.items())) or "-"
+        kill = "  KILLED" if self.killed else ""
+        return (f"equity {self.equity():,.2f} | {pos} | open orders {self.open_orders()} | last bar {last} | "
+                f"bars {self.stats.bars} fills {self.stats.fills} | {conn}{kill}")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, *, until: Callable[[], bool] | None = None, max_bars: int | None = None,
+            duration: float | None = None, on_tick: Callable[[], None] | None = None,
+            tick: float = 0.25) -> None:
+        """Apply inbox events until `until()` is true, `max_bars` bars, or `duration` seconds."""
+        deadline = time.monotonic() + duration if duration else math.inf
+        next_tick = time.monotonic() + tick
+        inbox = self.inbox
+        while True:
+            if until is not None and until():
+                return
+            if max_bars is not None and self.stats.bars >= max_bars:
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            ev = inbox.get(timeout=min(tick, max(deadline - now, 0.0)))
+            if ev is not None:
+                self.handle(ev)
+                for more in inbox.drain():
+                    self.handle(more)
+            if on_tick is not None and time.monotonic() >= next_tick:
+                on_tick()
+                next_tick = time.monotonic() + tick
+
+    def drain(self, seconds: float = 0.5) -> None:
+        """Apply what is still arriving for a short while (after stop requests, in tests)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ev = self.inbox.get(timeout=0.05)
+            if ev is not None:
+                self.handle(ev)
+
+
+def lot_price(book: Any, symbol: str) -> float:
+    lot = book.lots.get(symbol)
+    return lot.avg_price if lot is not None else 0.0
