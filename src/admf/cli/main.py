@@ -7,11 +7,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from admf.core.errors import UserError
+from admf.core.errors import ConfigError, UserError
 
+if TYPE_CHECKING:
+    from admf.config.schema import Config
+
+LEGACY_FLAGS = ("backtest", "signal_generation", "signal_replay", "optimize", "alpaca")
 LEGACY_LATER = {
     "signal_generation": "--signal-generation (signal generation and replay) comes with the research feature",
     "signal_replay": "--signal-replay comes with the research feature (signal generation and replay)",
@@ -37,14 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="admf", description="Config-driven, event-driven trading: backtests, grids, live trading on Alpaca.",
         epilog="A list or range(a, b, step) in a strategy parameter makes a grid; range is inclusive of b.",
     )
-    p.add_argument("--config", "-c", help="legacy form: run this config (same as `admf backtest CONFIG`)")
+    p.add_argument("--config", "-c", dest="legacy_config",
+                   help="legacy form: run this config (same as `admf backtest CONFIG`)")
     p.add_argument("--backtest", "-bt", action="store_true", help="legacy: run a backtest (the default)")
     p.add_argument("--signal-generation", "-sg", action="store_true", help="legacy: generate signals (later)")
     p.add_argument("--signal-replay", "-sr", action="store_true", help="legacy: replay signals (later)")
     p.add_argument("--optimize", "-opt", action="store_true",
                    help="legacy: run the parameter grid of the config and rank it (what a grid config does)")
     p.add_argument("--alpaca", "-a", action="store_true", help="legacy: trade the config live on Alpaca")
-    p.add_argument("--bars", type=int, help="use only the first N bars")
+    p.add_argument("--bars", type=int, dest="legacy_bars", help="use only the first N bars")
     p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -99,10 +105,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     cmd = args.command
     if cmd is None:
-        if not args.config:
+        if not args.legacy_config:
+            if any(getattr(args, f) for f in LEGACY_FLAGS):
+                raise UserError("the legacy flags need a config", field="--config",
+                                accepted="python main.py --config CONFIG [-bt|-opt|...]")
             parser.print_help()
             return 2
         return _legacy(args)
+    given = [f"--{f.replace('_', '-')}" for f in LEGACY_FLAGS if getattr(args, f)]
+    given += ["--config"] * bool(args.legacy_config) + ["--bars"] * (args.legacy_bars is not None)
+    if given:
+        # `admf -a backtest X` would otherwise drop -a without a word
+        raise UserError(f"legacy options go without a command, not with `{cmd}`", field=", ".join(given),
+                        accepted=f"python main.py --config CONFIG {' '.join(given)}, or `admf {cmd} ...` "
+                                 "with its own options (see `admf " + cmd + " --help`)")
     if cmd == "backtest":
         return cmd_backtest(args.config, args)
     if cmd == "validate":
@@ -130,9 +146,9 @@ def _legacy(args: argparse.Namespace) -> int:
     if args.alpaca:
         raise UserError("live trading with --alpaca is provided by the live-trading feature (issue 4), "
                         "not in this build", field="--alpaca")
-    ns = argparse.Namespace(start=None, end=None, symbols=None, out=None, bars=args.bars, no_report=False,
-                            quiet=False)
-    return cmd_backtest(args.config, ns)
+    ns = argparse.Namespace(start=None, end=None, symbols=None, out=None, bars=args.legacy_bars, no_report=False,
+                            quiet=False, optimize=args.optimize)
+    return cmd_backtest(args.legacy_config, ns)
 
 
 def cmd_validate(path: str) -> int:
@@ -140,17 +156,37 @@ def cmd_validate(path: str) -> int:
 
     cfg = load_config(path)
     variants = expand(cfg)
-    from admf.runtime.backtest import resolve_data_dir
-
-    from admf.data.catalog import resolve
-
-    data_dir = resolve_data_dir(cfg)
-    for spec in cfg.data.specs:
-        resolve(spec, data_dir)
+    check_data(cfg)
     con = _console()
     con.print(f"{path}: ok ({len(cfg.strategies)} strategies, {len(variants)} combination"
               f"{'s' if len(variants) != 1 else ''}, data: {', '.join(cfg.data.specs)})")
     return 0
+
+
+def check_data(cfg: Config, start: str | None = None, end: str | None = None) -> None:
+    """Resolve each data spec and time bound up front, so an error names the config file and field."""
+    from admf.data.catalog import resolve, time_bound
+    from admf.runtime.backtest import resolve_data_dir
+
+    data_dir = resolve_data_dir(cfg)
+    specs = cfg.data.specs
+    for i, spec in enumerate(specs):
+        try:
+            resolve(spec, data_dir)
+        except UserError as exc:
+            raise type(exc)(exc.detail, file=cfg.source, field="data" if len(specs) == 1 else f"data[{i}]",
+                            value=spec, accepted=exc.accepted) from None
+    bounds = []
+    for key, flag in (("start", start), ("end", end)):
+        value = flag if flag is not None else getattr(cfg.data, key)
+        file, field = (None, f"--{key}") if flag is not None else (cfg.source, key)
+        try:
+            bounds.append((time_bound(value, field, end=key == "end"), value, file, field))
+        except UserError as exc:
+            raise ConfigError(exc.detail, file=file, field=field, value=value, accepted=exc.accepted) from None
+    (lo, first, _, _), (hi, last, file, field) = bounds
+    if lo is not None and hi is not None and hi <= lo:
+        raise ConfigError("end is not after start", file=file, field=field, value=last, accepted=f"after {first}")
 
 
 def cmd_strategies() -> int:
@@ -178,10 +214,15 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
     from admf.runtime.rundir import write_run
 
     cfg = load_config(path)
+    check_data(cfg, args.start, args.end)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     tl = load_timeline(cfg, start=args.start, end=args.end, symbols=symbols, bars=args.bars)
     variants = expand(cfg)
     con = _console()
+    if getattr(args, "optimize", False) and len(variants) == 1:
+        _console(stderr=True).print("note: --optimize runs the grid a config declares with a list or "
+                                    "range(a, b, step) in a strategy parameter; this config has none, "
+                                    "so this is a single backtest")
     total = len(tl) * len(variants)
     results = []
     show = not args.quiet and total >= 200_000 and con.is_terminal
@@ -191,7 +232,13 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
         for v in variants:
             results.append(run_variant(v.config, tl, label=v.label, progress=lambda n: prog.advance(task, n)))
     out = args.out or cfg.output.dir
-    run_dir = write_run(results, cfg, out, report=cfg.output.report and not args.no_report)
+    # the run directory's config.yaml is what ran: the command line's start, end and symbols included
+    data = cfg.data.model_copy(update={
+        "start": args.start or cfg.data.start, "end": args.end or cfg.data.end,
+        "specs": [s for s in cfg.data.specs if _spec_symbol(s) in tl.symbols] if symbols else cfg.data.specs,
+    })
+    run_cfg = cfg.model_copy(update={"data": data})
+    run_dir = write_run(results, run_cfg, out, report=cfg.output.report and not args.no_report)
     if args.quiet:
         con.print(str(run_dir))
         return 0
@@ -206,6 +253,10 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
         con.print(rank_table(rows, sort_by="sharpe", top=20, title=f"{cfg.name}: {len(results)} combinations"))
     con.print(f"run directory: {run_dir}")
     return 0
+
+
+def _spec_symbol(spec: str) -> str:
+    return spec.split("_")[0].upper() if "/" not in spec else Path(spec).stem.split("_")[0].upper()
 
 
 if __name__ == "__main__":
