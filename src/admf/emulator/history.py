@@ -1,0 +1,276 @@
+"""Historical market data REST: bars (multi and single symbol, paginated), latest bar/trade/quote.
+
+Only bars that are complete on the replay clock are served. Coarser timeframes are aggregated from
+the replayed bars: minutes and hours on UTC boundaries, days/weeks/months on New York dates stamped
+at New York midnight. Error bodies are message-only, as on data.alpaca.markets.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from aiohttp import web
+
+from admf.emulator.market import Series
+from admf.emulator.rest import json_response
+from admf.emulator.wire import MINUTE_NS, NS, WireError, iso_ns, parse_time
+
+if TYPE_CHECKING:
+    from admf.emulator.server import EmulatorServer
+
+_TF = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
+_UNIT = {"T": "Min", "H": "Hour", "D": "Day", "W": "Week", "M": "Month"}
+
+
+def bad(message: str, status: int = 400) -> WireError:
+    return WireError(status, None, message)
+
+
+def parse_timeframe(text: str | None) -> tuple[int, str]:
+    if not text:
+        raise bad("timeframe is required")
+    m = _TF.match(text.strip())
+    if not m:
+        raise bad(f"invalid timeframe: {text}")
+    n, unit = int(m.group(1)), _UNIT.get(m.group(2), m.group(2))
+    ok = {"Min": range(1, 60), "Hour": range(1, 24), "Day": (1,), "Week": (1,), "Month": (1, 2, 3, 6, 12)}[unit]
+    if n not in ok:
+        raise bad(f"invalid timeframe: {text}")
+    return n, unit
+
+
+def _ny_midnights(t: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    return idx.normalize().tz_convert("UTC").asi8.astype(np.int64)
+
+
+def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
+    if unit in ("Min", "Hour"):
+        size = n * MINUTE_NS * (60 if unit == "Hour" else 1)
+        return (t // size) * size
+    import pandas as pd
+
+    mid = _ny_midnights(t)
+    if unit == "Day":
+        return mid
+    local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    if unit == "Week":
+        start = local - pd.to_timedelta(local.dayofweek, unit="D")
+    else:
+        month0 = (local.month - 1) // n * n + 1
+        start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz="America/New_York")
+                                  for y, m in zip(local.year, month0, strict=True)])
+    return start.tz_convert("UTC").asi8.astype(np.int64)
+
+
+class Aggregated:
+    """Bars of one symbol at one timeframe over the whole series; `upto` cuts at the replay cursor."""
+
+    def __init__(self, s: Series, n: int, unit: str, base_tf: int) -> None:
+        self.s = s
+        if unit == "Min" and n * MINUTE_NS == base_tf:
+            self.keys = s.t
+            self.starts = np.arange(len(s.t), dtype=np.int64)
+        else:
+            keys = _bucket_keys(s.t, n, unit)
+            self.starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).astype(np.int64)
+            self.keys = keys[self.starts] if len(keys) else keys
+        self.ends = np.r_[self.starts[1:], len(s.t)].astype(np.int64)
+
+    def rows(self, lo: int, hi: int, ptr: int) -> list[dict[str, Any]]:
+        """Buckets lo..hi-1, built from base bars before ptr only."""
+        s = self.s
+        out = []
+        simple = bool(np.all(self.ends[lo:hi] - self.starts[lo:hi] == 1)) if hi > lo else True
+        if simple:
+            idx = self.starts[lo:hi]
+            t = self.keys[lo:hi].tolist()
+            o, h, l, c = s.o[idx].tolist(), s.h[idx].tolist(), s.l[idx].tolist(), s.c[idx].tolist()
+            v, n, vw = s.v[idx].tolist(), s.n[idx].tolist(), s.vw[idx].tolist()
+            for k in range(len(t)):
+                out.append({"c": c[k], "h": h[k], "l": l[k], "n": n[k], "o": o[k], "t": iso_ns(t[k]),
+                            "v": v[k], "vw": vw[k]})
+            return out
+        for b in range(lo, hi):
+            a, e = int(self.starts[b]), min(int(self.ends[b]), ptr)
+            v = s.v[a:e]
+            vol = int(v.sum())
+            vw = float(np.round((s.vw[a:e] * v).sum() / vol, 4)) if vol else float(s.c[e - 1])
+            out.append({"c": float(s.c[e - 1]), "h": float(s.h[a:e].max()), "l": float(s.l[a:e].min()),
+                        "n": int(s.n[a:e].sum()), "o": float(s.o[a]), "t": iso_ns(int(self.keys[b])),
+                        "v": vol, "vw": vw})
+        return out
+
+    def window(self, start: int, end: int, ptr: int) -> tuple[int, int]:
+        """Bucket index range with key in [start, end] whose first base bar is already played."""
+        played = int(np.searchsorted(self.starts, ptr, side="left"))
+        lo = int(np.searchsorted(self.keys, start, side="left"))
+        hi = int(np.searchsorted(self.keys, end, side="right"))
+        return lo, min(hi, played)
+
+
+class HistoryApi:
+    def __init__(self, server: EmulatorServer) -> None:
+        self.srv = server
+        self.market = server.market
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v2/stocks/bars", self.bars),
+            web.get("/v2/stocks/bars/latest", self.latest_bars),
+            web.get("/v2/stocks/trades/latest", self.latest_trades),
+            web.get("/v2/stocks/quotes/latest", self.latest_quotes),
+            web.get("/v2/stocks/{symbol}/bars", self.bars_one),
+            web.get("/v2/stocks/{symbol}/bars/latest", self.latest_bar_one),
+        ]
+
+    def _agg(self, s: Series, n: int, unit: str) -> Aggregated:
+        key = (n, unit)
+        a = s.agg_cache.get(key)
+        if a is None:
+            a = s.agg_cache[key] = Aggregated(s, n, unit, self.market.tf_ns)
+        return a
+
+    def _symbols(self, text: str | None) -> list[str]:
+        if not text:
+            raise bad("symbols is required")
+        return sorted({s.strip().upper() for s in text.split(",") if s.strip()})
+
+    def _query(self, request: web.Request) -> dict[str, Any]:
+        q = request.query
+        n, unit = parse_timeframe(q.get("timeframe"))
+        if unit in ("Min", "Hour") and n * MINUTE_NS * (60 if unit == "Hour" else 1) < self.market.tf_ns:
+            raise bad(f"invalid timeframe: {q.get('timeframe')} is finer than the emulator's bars", 422)
+        now = self.srv.clock.now()
+        try:
+            start = parse_time(q["start"], "start") if q.get("start") else (now // (86400 * NS)) * 86400 * NS
+            end = parse_time(q["end"], "end") if q.get("end") else now
+        except WireError as e:
+            raise bad(e.message) from None
+        try:
+            limit = int(q.get("limit") or 1000)
+        except ValueError:
+            raise bad("invalid limit") from None
+        if not 1 <= limit <= 10000:
+            raise bad("invalid limit: must be between 1 and 10000")
+        sort = q.get("sort") or "asc"
+        if sort not in ("asc", "desc"):
+            raise bad(f"invalid sort: {sort}")
+        feed = q.get("feed")
+        if feed == "sip" and not self.srv.cfg.sip_allowed and end > now - 15 * 60 * NS:
+            raise bad("subscription does not permit querying recent SIP data", 403)
+        token = None
+        if q.get("page_token"):
+            try:
+                sym, t = base64.b64decode(q["page_token"]).decode().split("|")
+                token = (sym, int(t))
+            except Exception:
+                raise bad("invalid page_token") from None
+        return {"n": n, "unit": unit, "start": start, "end": end, "limit": limit, "desc": sort == "desc",
+                "token": token}
+
+    def _page(self, symbols: list[str], p: dict[str, Any]) -> tuple[dict[str, list], str | None]:
+        out: dict[str, list] = {}
+        left = p["limit"]
+        token = p["token"]
+        for sym in symbols:
+            if token is not None and sym < token[0]:
+                continue
+            s = self.market.series.get(sym)
+            if s is None:
+                continue
+            agg = self._agg(s, p["n"], p["unit"])
+            lo, hi = agg.window(p["start"], p["end"], s.ptr)
+            if token is not None and sym == token[0]:
+                if p["desc"]:
+                    hi = min(hi, int(np.searchsorted(agg.keys, token[1], side="right")))
+                else:
+                    lo = max(lo, int(np.searchsorted(agg.keys, token[1], side="left")))
+            if hi <= lo:
+                continue
+            if left <= 0:
+                nxt = int(agg.keys[hi - 1] if p["desc"] else agg.keys[lo])
+                return out, base64.b64encode(f"{sym}|{nxt}".encode()).decode()
+            if p["desc"]:
+                take_lo = max(lo, hi - left)
+                rows = agg.rows(take_lo, hi, s.ptr)[::-1]
+                more = take_lo > lo
+                nxt_key = int(agg.keys[take_lo - 1]) if more else None
+            else:
+                take_hi = min(hi, lo + left)
+                rows = agg.rows(lo, take_hi, s.ptr)
+                more = take_hi < hi
+                nxt_key = int(agg.keys[take_hi]) if more else None
+            out[sym] = rows
+            left -= len(rows)
+            if more:
+                return out, base64.b64encode(f"{sym}|{nxt_key}".encode()).decode()
+        return out, None
+
+    async def bars(self, request: web.Request) -> web.Response:
+        symbols = self._symbols(request.query.get("symbols"))
+        page, token = self._page(symbols, self._query(request))
+        return json_response({"bars": page, "next_page_token": token, "currency": "USD"})
+
+    async def bars_one(self, request: web.Request) -> web.Response:
+        sym = request.match_info["symbol"].upper()
+        page, token = self._page([sym], self._query(request))
+        return json_response({"bars": page.get(sym, []), "symbol": sym, "next_page_token": token,
+                              "currency": "USD"})
+
+    def _latest(self, sym: str) -> tuple[Series, int] | None:
+        s = self.market.series.get(sym)
+        if s is None or s.ptr == 0:
+            return None
+        return s, s.ptr - 1
+
+    def _bar(self, s: Series, i: int) -> dict[str, Any]:
+        return {"c": float(s.c[i]), "h": float(s.h[i]), "l": float(s.l[i]), "n": int(s.n[i]), "o": float(s.o[i]),
+                "t": iso_ns(int(s.t[i])), "v": int(s.v[i]), "vw": float(s.vw[i])}
+
+    async def latest_bars(self, request: web.Request) -> web.Response:
+        out = {}
+        for sym in self._symbols(request.query.get("symbols")):
+            got = self._latest(sym)
+            if got:
+                out[sym] = self._bar(*got)
+        return json_response({"bars": out})
+
+    async def latest_bar_one(self, request: web.Request) -> web.Response:
+        sym = request.match_info["symbol"].upper()
+        got = self._latest(sym)
+        if not got:
+            raise bad(f"no bar found for {sym}", 404)
+        return json_response({"bar": self._bar(*got), "symbol": sym})
+
+    async def latest_trades(self, request: web.Request) -> web.Response:
+        out = {}
+        tf = self.market.tf_ns
+        for sym in self._symbols(request.query.get("symbols")):
+            got = self._latest(sym)
+            if got:
+                s, i = got
+                v, n = int(s.v[i]), max(int(s.n[i]), 1)
+                out[sym] = {"c": ["@"], "i": i + 1, "p": float(s.c[i]), "s": max(1, v // n),
+                            "t": iso_ns(int(s.t[i]) + tf - 1_000_000), "x": "V", "z": "B" if sym == "SPY" else "C"}
+        return json_response({"trades": out})
+
+    async def latest_quotes(self, request: web.Request) -> web.Response:
+        out = {}
+        tf = self.market.tf_ns
+        half = self.srv.cfg.spread / 2
+        for sym in self._symbols(request.query.get("symbols")):
+            got = self._latest(sym)
+            if got:
+                s, i = got
+                c = float(s.c[i])
+                size = 1 + int(s.v[i]) % 9
+                out[sym] = {"ap": round(c + half, 4), "as": size + 1, "ax": "V", "bp": round(c - half, 4),
+                            "bs": size, "bx": "V", "c": ["R"], "t": iso_ns(int(s.t[i]) + tf - 2_000_000),
+                            "z": "B" if sym == "SPY" else "C"}
+        return json_response({"quotes": out})
