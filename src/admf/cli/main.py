@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from admf.cli.live import add_live_arguments
 from admf.core.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
@@ -73,13 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     live = sub.add_parser("live", help="trade a config live (paper by default) on Alpaca")
     live.add_argument("config", help="YAML config file")
-    live.add_argument("--live", action="store_true", help="real money: also needs --i-understand-this-is-real")
-    live.add_argument("--i-understand-this-is-real", action="store_true", dest="confirm_live")
-    live.add_argument("--base-url", help="trading API base URL (any Alpaca-compatible server)")
-    live.add_argument("--data-url", help="market data base URL")
+    add_live_arguments(live)
 
     d = sub.add_parser("demo", help="demos that need no account and no network")
     d.add_argument("what", choices=["live"], help="live: a whole live session against the emulator")
+    d.add_argument("--bars", type=int, default=120, help="live bars to trade before stopping")
+    d.add_argument("--speed", type=float, default=600.0, help="replay speed of the emulator's clock")
+    d.add_argument("--out", help="folder for the run directory (default: runs)")
     return p
 
 
@@ -130,11 +131,17 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         return run(args)
     if cmd == "live":
-        raise UserError("live trading is provided by the live-trading feature (issue 4), not in this build",
-                        field="admf live")
+        from admf.cli.live import run_live
+        from admf.config.loader import load_config
+        from admf.runtime.factory import switch_to_alpaca
+
+        cfg, _ = switch_to_alpaca(load_config(args.config))
+        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"execution_mode": "async"})})
+        return run_live(cfg, args, _console())
     if cmd == "demo":
-        raise UserError("`admf demo live` is provided by the live-trading feature (issue 4), not in this build",
-                        field="admf demo")
+        from admf.cli.live import run_demo
+
+        return run_demo(args, _console())
     parser.print_help()
     return 2
 
@@ -144,8 +151,14 @@ def _legacy(args: argparse.Namespace) -> int:
         if getattr(args, flag):
             raise UserError(f"{msg}; not available in this build", field=f"--{flag.replace('_', '-')}")
     if args.alpaca:
-        raise UserError("live trading with --alpaca is provided by the live-trading feature (issue 4), "
-                        "not in this build", field="--alpaca")
+        from admf.cli.live import run_live
+        from admf.config.loader import load_config
+        from admf.runtime.factory import switch_to_alpaca
+
+        cfg, warning = switch_to_alpaca(load_config(args.legacy_config))
+        if warning is None:
+            return run_live(cfg, args, _console())
+        _console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
     ns = argparse.Namespace(start=None, end=None, symbols=None, out=None, bars=args.legacy_bars, no_report=False,
                             quiet=False, optimize=args.optimize)
     return cmd_backtest(args.legacy_config, ns)

@@ -1,0 +1,127 @@
+"""`admf live`, `--alpaca` and `admf demo live`: a live session with a status line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from admf.config.schema import Config
+from admf.core.errors import UserError
+
+
+def add_live_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--live", action="store_true", help="real money: also needs --i-understand-this-is-real")
+    p.add_argument("--i-understand-this-is-real", action="store_true", dest="confirm_live")
+    p.add_argument("--base-url", help="trading API base URL (any Alpaca-compatible server)")
+    p.add_argument("--data-url", help="market data REST base URL")
+    p.add_argument("--stream-url", help="trade-updates websocket URL")
+    p.add_argument("--data-stream-url", help="market data websocket URL")
+    p.add_argument("--journal", help="SQLite journal file (default: <output.dir>/<name>.journal.sqlite)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--max-bars", type=int, help="stop after this many live bars")
+
+
+def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) -> int:
+    from admf.runtime.factory import Endpoints, live_runner
+
+    if getattr(args, "live", False) and not getattr(args, "confirm_live", False):
+        raise UserError("live trading with real money needs --live --i-understand-this-is-real", field="--live")
+    endpoints = Endpoints(getattr(args, "base_url", None), getattr(args, "data_url", None),
+                          getattr(args, "stream_url", None), getattr(args, "data_stream_url", None))
+    paper = not getattr(args, "live", False)
+    mode = "paper" if paper else "LIVE"
+    console.print(f"{cfg.name}: {mode} session on {', '.join(cfg.data.specs)} (Ctrl-C stops)")
+    started = time.time()
+    with live_runner(cfg, paper=paper, confirm_live=getattr(args, "confirm_live", False), endpoints=endpoints,
+                     journal_path=getattr(args, "journal", None), settings=settings) as runner:
+        session = runner.session
+        assert session is not None
+        status = Text(session.status_line())
+        with Live(status, console=console, refresh_per_second=4, transient=False,
+                  redirect_stdout=False, redirect_stderr=False) as view:
+            def tick() -> None:
+                view.update(Text(session.status_line()))
+
+            try:
+                session.run(max_bars=getattr(args, "max_bars", None), duration=getattr(args, "duration", None),
+                            on_tick=tick)
+            except KeyboardInterrupt:
+                console.print("stopping: cancelling open orders" if cfg.live_trading.cancel_on_stop else "stopping")
+            tick()
+    out = write_live_run(cfg, session, started)
+    console.print(f"equity {session.equity():,.2f}  fills {session.stats.fills}  run directory: {out}")
+    return 0
+
+
+def write_live_run(cfg: Config, session: Any, started: float) -> Path:
+    """The live run directory: resolved config, fills, trades and a summary."""
+    from admf.runtime.backtest import _fills_frame, _trades_frame
+    from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
+
+    w = RunWriter(new_run_dir(cfg.output.dir, f"{cfg.name}-live"))
+    try:
+        w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
+        w.frame("fills.csv", _fills_frame(session.books))
+        w.frame("trades.csv", _trades_frame(session.books))
+        summary = {
+            "started": pd.Timestamp(started, unit="s", tz="UTC").isoformat(), "bars": session.stats.bars,
+            "fills": session.stats.fills, "duplicate_fills_ignored": session.stats.duplicate_fills,
+            "equity": session.equity(), "cash": session.cash(), "positions": session.positions(),
+            "refused_orders": [{"client_order_id": c, "reason": r} for c, r in session.broker.refused],
+            "kill_switch": session.guard.kill_reason or None,
+        }
+        w.text("summary.json", json.dumps(summary, indent=2))
+        return w.commit()
+    except BaseException:
+        w.abort()
+        raise
+
+
+DEMO_CONFIG = """
+name: demo-live
+data: SPY_1m
+strategy:
+  - bollinger_bands: {period: 20, std_dev: 2.0}
+    sizing: {type: fixed_shares, shares: 10}
+execution: {broker: alpaca, execution_mode: async}
+live_trading:
+  api_key: ${ADMF_DEMO_KEY:-demo-key}
+  secret_key: ${ADMF_DEMO_SECRET:-demo-secret}
+  paper_trading: true
+  feed: iex
+  warmup_bars: 60
+  max_order_notional: 100000
+"""
+
+
+def run_demo(args: Any, console: Console) -> int:
+    """A whole live session against the in-process emulator: no keys, no network."""
+    import tempfile
+
+    from admf.config.interpolate import interpolate
+    from admf.config.loader import config_from_dict
+    from admf.emulator import run_emulator
+
+    raw = interpolate(yaml.safe_load(DEMO_CONFIG))
+    tmp = Path(tempfile.mkdtemp(prefix="admf-demo-"))
+    raw["output"] = {"dir": str(getattr(args, "out", None) or "runs")}
+    raw["live_trading"]["journal"] = str(tmp / "journal.sqlite")
+    cfg = config_from_dict(raw)
+    speed = getattr(args, "speed", None) or 600.0
+    bars = getattr(args, "bars", None) or 120
+    with run_emulator(symbols=["SPY"], speed=speed, api_key=raw["live_trading"]["api_key"],
+                      secret_key=raw["live_trading"]["secret_key"]) as emu:
+        console.print(f"emulator on {emu.trading_url} replaying SPY minutes at {speed:g}x")
+        ns = argparse.Namespace(base_url=emu.trading_url, data_url=emu.data_url, stream_url=emu.stream_url,
+                                data_stream_url=emu.data_stream_url("iex"), journal=None, duration=None,
+                                max_bars=bars, live=False, confirm_live=False)
+        return run_live(cfg, ns, console)
