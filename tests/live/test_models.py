@@ -92,10 +92,19 @@ def test_order_body_matches_what_alpaca_py_sends(req: OrderRequest):
     )
 
     ours = m.order_body(req)
-    kw = dict(symbol=req.symbol, qty=req.qty, side=OrderSide(req.side.value), time_in_force=PyTif(req.tif.value),
-              client_order_id=req.client_order_id)
-    cls = {OrderType.MARKET: MarketOrderRequest, OrderType.LIMIT: LimitOrderRequest,
-           OrderType.STOP: StopOrderRequest, OrderType.STOP_LIMIT: StopLimitOrderRequest}[req.order_type]
+    kw = dict(
+        symbol=req.symbol,
+        qty=req.qty,
+        side=OrderSide(req.side.value),
+        time_in_force=PyTif(req.tif.value),
+        client_order_id=req.client_order_id,
+    )
+    cls = {
+        OrderType.MARKET: MarketOrderRequest,
+        OrderType.LIMIT: LimitOrderRequest,
+        OrderType.STOP: StopOrderRequest,
+        OrderType.STOP_LIMIT: StopLimitOrderRequest,
+    }[req.order_type]
     if req.limit_price is not None:
         kw["limit_price"] = _tick(req.limit_price)
     if req.stop_price is not None:
@@ -137,8 +146,11 @@ def test_fill_activity_exec_id_is_the_uuid_after_the_time_prefix():
 
 
 def test_trade_update_qty_is_per_execution():
-    raw = (b'{"stream":"trade_updates","data":{"event":"partial_fill","execution_id":"e1","order":'
-           + ORDER_JSON + b',"timestamp":"2026-11-24T15:01:05.233817Z","position_qty":"4","price":"171.19","qty":"3"}}')
+    raw = (
+        b'{"stream":"trade_updates","data":{"event":"partial_fill","execution_id":"e1","order":'
+        + ORDER_JSON
+        + b',"timestamp":"2026-11-24T15:01:05.233817Z","position_qty":"4","price":"171.19","qty":"3"}}'
+    )
     frame = m.FRAME.decode(raw)
     tu = m.TRADE_UPDATE.decode(frame.data)
     assert (tu.event, tu.qty, tu.price, tu.order.filled_qty) == ("partial_fill", 3.0, 171.19, 4.0)

@@ -51,8 +51,9 @@ def test_limiter_reads_alpaca_headers_with_epoch_reset():
     clock = [1000.0]
     wall = [1_700_000_000.0]
     lim = RateLimiter(200, clock=lambda: clock[0], wall=lambda: wall[0])
-    lim.observe_headers({"X-Ratelimit-Limit": "200", "X-Ratelimit-Remaining": "0",
-                         "X-Ratelimit-Reset": str(int(wall[0]) + 7)})
+    lim.observe_headers(
+        {"X-Ratelimit-Limit": "200", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(int(wall[0]) + 7)}
+    )
     assert lim.bucket.try_acquire(clock[0]) == pytest.approx(7.0)
     lim.observe_headers({})  # no headers: nothing changes
     assert lim.bucket.closed_until == pytest.approx(1007.0)

@@ -115,8 +115,9 @@ class GapDetector:
     """Counts minute bars missing between consecutive bars of a symbol.
 
     With session="rth" only minutes of the regular session (09:30-16:00 New York) count, and a
-    new trading day counts from its open (days in between are not counted: holidays and
-    weekends have no bars). With session="all" every minute between the two bars counts.
+    new trading day counts from its open to its first bar; the end of the previous day is not
+    counted (early closes and holidays need a calendar this layer does not have). With
+    session="all" every minute between the two bars counts.
     """
 
     def __init__(self, session: str = "rth") -> None:
@@ -157,16 +158,8 @@ def missing_minutes(prev: int, ts: int, session: str = "rth") -> int:
     if session == "all":
         return max(0, (ts - prev) // MINUTE_NS - 1)
     o, c = _rth_bounds(ts)
-    if prev >= o:  # same session day
-        lo = prev + MINUTE_NS
-    else:
-        po, pc = _rth_bounds(prev)
-        tail = 0
-        if po <= prev < pc:
-            tail = max(0, (pc - (prev + MINUTE_NS)) // MINUTE_NS)
-        lo = o
-        return tail + _count(lo, min(ts, c))
-    return _count(max(lo, o), min(ts, c))
+    lo = prev + MINUTE_NS if prev >= o else o
+    return _count(lo, min(ts, c))
 
 
 def _count(lo: int, hi: int) -> int:

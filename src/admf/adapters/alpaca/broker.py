@@ -528,7 +528,9 @@ class AlpacaBroker:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.settings.poll_interval)
-            if self.stream.connected or not any(s.open for s in self._orders.values()):
+            any_open = any(s.open for s in self._orders.values())
+            self.stream.expect_updates(self.settings.order_silence_timeout if any_open else None)
+            if self.stream.connected or not any_open:
                 continue
             try:
                 await self.reconcile()

@@ -86,6 +86,8 @@ class AlpacaSettings(msgspec.Struct, kw_only=True, frozen=True):
     heartbeat: float = 10.0  # ping interval; a pong missing for this long means a dead socket
     silence_timeout: float = 30.0  # no frame at all (pongs included) for this long -> reconnect
     data_timeout: float | None = None  # market data: no data message for this long -> reconnect
+    # trade stream: with orders open, no trade update for this long -> reconnect (+ reconcile)
+    order_silence_timeout: float | None = 60.0
     handshake_timeout: float = 10.0
     # order flow
     poll_interval: float = 5.0  # REST polling of orders while the trade stream is down

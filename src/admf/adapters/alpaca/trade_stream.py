@@ -100,8 +100,17 @@ class TradeStream(ReconnectingWebSocket):
         if frame.stream == "trade_updates":
             self._dispatch(frame.data)
 
+    def expect_updates(self, timeout: float | None) -> None:
+        """While orders are open, no trade update for `timeout` seconds means a zombie socket
+        (alive, answering pings, sending nothing): reconnect, which also reconciles.
+        None switches the check off (an idle account is silent by nature)."""
+        if timeout is not None and self.data_timeout is None:
+            self._last_data = time.monotonic()
+        self.data_timeout = timeout
+
     def _dispatch(self, data: msgspec.Raw) -> None:
         self.last_frame_ns = time.time_ns()
+        self._last_data = time.monotonic()
         try:
             update = m.TRADE_UPDATE.decode(data)
         except msgspec.DecodeError:
