@@ -10,12 +10,17 @@ from typing import Any
 from admf.core.errors import ConfigError
 
 _RANGE = re.compile(r"^\s*range\s*\((.*)\)\s*$")
+_RANGE_START = re.compile(r"^\s*range\s*\(")
 
 
 def parse_range(text: str, *, file: str | None, field: str) -> list[int | float]:
     """`range(a, b, step)` inclusive of b (as in the original system); step defaults to 1."""
     m = _RANGE.match(text)
     if not m:
+        if ")" not in text:
+            # YAML splits `{fast: range(5, 15, 5)}` at its commas; what reaches us is "range(5"
+            raise ConfigError("a range(...) inside {...} must be quoted", file=file, field=field, value=text,
+                              accepted=f"{field.rsplit('.', 1)[-1]}: \"{text}, ...)\", or the block form")
         raise ConfigError("not a range", file=file, field=field, value=text, accepted="range(a, b, step)")
     parts = [p.strip() for p in m.group(1).split(",")]
     if len(parts) not in (2, 3):
@@ -50,7 +55,7 @@ def axis(value: Any, *, file: str | None, field: str) -> list[Any] | None:
             raise ConfigError("empty list of values", file=file, field=field, value=value,
                               accepted="a value, a non-empty list, or range(a, b, step)")
         return value
-    if isinstance(value, str) and _RANGE.match(value):
+    if isinstance(value, str) and _RANGE_START.match(value):
         return parse_range(value, file=file, field=field)
     return None
 
