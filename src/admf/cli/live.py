@@ -87,7 +87,7 @@ def write_live_run(cfg: Config, session: Any, started: float) -> Path:
 
 
 DEMO_CONFIG = """
-name: demo-live
+name: demo
 data: SPY_1m
 strategy:
   - bollinger_bands: {period: 20, std_dev: 2.0}

@@ -284,11 +284,11 @@ class LiveSession:
     def status_line(self) -> str:
         b = self.stats.last_bar
         last = "-" if b is None else f"{time.strftime('%H:%M', time.gmtime(b.ts // NS))}Z {b.symbol} {b.close:.2f}"
-        pos = ", ".join(f"{s} {q:g}" for s, q in self.positions().items()) or "flat"
-        conn = ", ".join(f"{k} {v}" for k, v in sorted(self.stats.connections.items())) or "-"
-        kill = "  KILLED" if self.killed else ""
-        return (f"equity {self.equity():,.2f} | {pos} | open orders {self.open_orders()} | last bar {last} | "
-                f"bars {self.stats.bars} fills {self.stats.fills} | {conn}{kill}")
+        pos = " ".join(f"{s}:{q:g}" for s, q in self.positions().items()) or "flat"
+        conn = " ".join(f"{k.split('_')[0]}:{v}" for k, v in sorted(self.stats.connections.items())) or "-"
+        kill = " KILLED" if self.killed else ""
+        return (f"eq {self.equity():,.2f} | {pos} | open {self.open_orders()} | bar {last} | "
+                f"n {self.stats.bars} fills {self.stats.fills} | {conn}{kill}")
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, *, until: Callable[[], bool] | None = None, max_bars: int | None = None,
