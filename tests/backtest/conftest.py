@@ -1,7 +1,8 @@
 """Helpers for the hand-computed backtest tests: tiny bar series and a scripted strategy.
 
 `bt_scripted` emits the i-th value of its `script` parameter (space separated 1 / 0 / -1)
-on the i-th bar it sees, so every signal of a test is written down next to its bars.
+on the i-th bar of its symbol, so every signal of a test is written down next to its bars;
+"A=0 1|B=1 0" gives each symbol its own script.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ if "bt_scripted" not in all_strategies():
         """Emits a scripted signal sequence, one value per bar (the last value repeats)."""
 
         def setup(self, hub: Any) -> None:
-            self.seq = [int(x) for x in self.script.split()]
+            script = self.script
+            if "=" in script:  # per symbol: "A=0 1 1|B=0 0 1"
+                script = dict(part.split("=", 1) for part in script.split("|"))[self.symbol]
+            self.seq = [int(x) for x in script.split()]
             self.i = 0
 
         def on_bar(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> int:
@@ -53,7 +57,10 @@ def frame(bars: Sequence[OHLC], *, symbol: str = "TEST", ts: Sequence[int] | Non
                     timeframe=timeframe)
 
 
-def timeline(bars: Sequence[OHLC], **kw: Any) -> Timeline:
+def timeline(bars: Sequence[OHLC] | dict[str, Sequence[OHLC]], **kw: Any) -> Timeline:
+    """One symbol's bars, or {symbol: bars} for several symbols on the same times."""
+    if isinstance(bars, dict):
+        return merge([frame(b, symbol=s, **kw) for s, b in bars.items()])
     return merge([frame(bars, **kw)])
 
 
@@ -76,7 +83,8 @@ def config(script: str | None = None, *, strategies: list[dict] | None = None, *
     return config_from_dict(raw)
 
 
-def run(bars: Sequence[OHLC] | Timeline, script: str | None = None, **kw: Any) -> BacktestResult:
+def run(bars: Sequence[OHLC] | dict[str, Sequence[OHLC]] | Timeline, script: str | None = None,
+        **kw: Any) -> BacktestResult:
     tl = bars if isinstance(bars, Timeline) else timeline(bars)
     return run_variant(config(script, **kw), tl)
 
