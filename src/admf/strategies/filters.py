@@ -12,6 +12,7 @@ The filter gates entries at the moment the signal changes; exits are never filte
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,32 @@ from admf.core.errors import ConfigError
 
 BAR_NAMES = ("signal", "open", "high", "low", "close", "price", "volume")
 _FUNCS: dict[str, Callable[..., float]] = {"abs": abs, "min": min, "max": max}
-_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Mod: operator.mod, ast.Pow: operator.pow}
+
+
+def _div(a: float, b: float) -> float:
+    # (close - low) / (high - low) on a flat bar must not stop a backtest: nan compares false
+    return a / b if b else math.nan
+
+
+def _mod(a: float, b: float) -> float:
+    return a % b if b else math.nan
+
+
+def _pow(a: float, b: float) -> float:
+    # floats, so `9 ** 9 ** 9` overflows at once instead of building a huge integer
+    try:
+        r = float(a) ** float(b)
+    except (OverflowError, ZeroDivisionError):
+        return math.nan
+    return r if isinstance(r, float) else math.nan  # a negative base to a fractional power is complex
+
+
+_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: _div,
+        ast.Mod: _mod, ast.Pow: _pow}
 _CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
         ast.Eq: operator.eq, ast.NotEq: operator.ne}
 
+MAX_LENGTH = 2000
 Env = tuple  # (signal, open, high, low, close, volume)
 Node = Callable[[Env], Any]
 
@@ -113,7 +135,7 @@ class FilterExpr:
         raise self._err(f"unsupported expression {type(node).__name__}", node)
 
     def _indicator(self, call: ast.Call, attr: str, hub: Any, symbol: str) -> Node:
-        from admf.features.registry import indicator_names, indicator_params
+        from admf.features.registry import indicator_class, indicator_names, indicator_params, normalize_params
 
         if not isinstance(call.func, ast.Name):
             raise self._err("unsupported call", call)
@@ -123,20 +145,28 @@ class FilterExpr:
         names = list(indicator_params(name))
         params: dict[str, Any] = {}
         for i, a in enumerate(call.args):
-            if not isinstance(a, ast.Constant) or not isinstance(a.value, int | float):
+            neg = isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub)
+            lit = a.operand if neg else a
+            if not isinstance(lit, ast.Constant) or not isinstance(lit.value, int | float):
                 raise self._err(f"{name}() arguments must be numbers", a)
             if i >= len(names):
                 raise self._err(f"{name}() takes at most {len(names)} arguments", call)
-            params[names[i]] = a.value
+            params[names[i]] = -lit.value if neg else lit.value
         for kw in call.keywords:
             if kw.arg not in names or not isinstance(kw.value, ast.Constant):
                 raise self._err(f"{name}() has no parameter {kw.arg!r}; it takes {', '.join(names)}", call)
             params[kw.arg] = kw.value.value
+        # checked here, not when the hub builds it, so `admf validate` catches sma(0) and sma(3).upper
+        try:
+            normalize_params(name, **params)
+        except ConfigError as exc:
+            raise self._err(f"{name}(): {exc.field} = {exc.value!r}: {exc.detail} ({exc.accepted})", call) from None
+        outputs = ("value", "ready", *indicator_class(name).outputs)
+        if attr not in outputs:
+            raise self._err(f"{name} has no output {attr!r}; it has {', '.join(dict.fromkeys(outputs))}", call)
         if hub is None:
             return lambda env: 0.0
         ind = hub.get(symbol, name, **params)
-        if not hasattr(ind, attr):
-            raise self._err(f"{name} has no output {attr!r}", call)
 
         def read(env: Env) -> float:
             return getattr(ind, attr)
@@ -145,10 +175,15 @@ class FilterExpr:
 
 
 def parse_filter(text: str, *, file: str | None = None, field: str = "filter") -> FilterExpr:
+    if len(text) > MAX_LENGTH:
+        raise ConfigError("filter is too long", file=file, field=field, value=text,
+                          accepted=f"at most {MAX_LENGTH} characters")
     try:
         tree = ast.parse(text, mode="eval")
+        expr = FilterExpr(text, tree, file, field)
+        expr.check()
     except SyntaxError as exc:
         raise ConfigError(f"cannot parse filter: {exc.msg}", file=file, field=field, value=text) from None
-    expr = FilterExpr(text, tree, file, field)
-    expr.check()
+    except (RecursionError, MemoryError):
+        raise ConfigError("filter is nested too deeply", file=file, field=field, value=text) from None
     return expr
