@@ -118,12 +118,12 @@ CHANGES = {
 }
 
 
-def _script(ts: np.ndarray) -> str:
+def _script(ts: np.ndarray, changes: dict[str, int] = CHANGES) -> str:
     local = pd.DatetimeIndex(ts, tz="UTC").tz_convert(NY)
-    changes = {pd.Timestamp(k, tz=NY): v for k, v in CHANGES.items()}
+    marks = {pd.Timestamp(k, tz=NY): v for k, v in changes.items()}
     out, s = [], 0
     for t in local:
-        s = changes.get(t, s)
+        s = marks.get(t, s)
         out.append(str(s))
     return " ".join(out)
 
@@ -213,3 +213,19 @@ def test_intraday_on_real_spy_bars_across_the_november_change(bt, shared_data) -
     assert (closes["price"].to_numpy() == tl.close[closes["bar"].to_numpy()]).all()
     assert len(closes) > 0
     assert res.equity.iloc[-1] == pytest.approx(100_000 + res.trades["pnl"].sum(), abs=1e-6)
+
+
+def test_an_overnight_change_is_not_traded_but_the_next_session_change_is(bt) -> None:
+    # long Friday (flattened at the close), short after hours (not traded), long again Monday 11:00 EDT:
+    # the in-session change short -> long must buy at 11:05's open
+    changes = {"2024-03-08 10:00": 1, "2024-03-08 16:30": -1, "2024-03-11 11:00": 1, "2024-03-11 12:00": 0}
+    ts = _days()
+    bars = _bars(len(ts))
+    res = bt.run(bt.timeline(bars, ts=ts.tolist()),
+                 strategies=[{"bt_scripted": {"script": _script(ts, changes)}, "constraints": "intraday"}])
+    f = res.fills
+    row = {int(t): i for i, t in enumerate(ts)}
+    got = list(zip(f["time"].dt.strftime("%Y-%m-%d %H:%M"), f["side"], f["reason"], strict=True))
+    assert got == [("2024-03-08 15:05", "buy", "signal"), ("2024-03-08 20:55", "sell", "session_close"),
+                   ("2024-03-11 15:05", "buy", "signal"), ("2024-03-11 16:05", "sell", "signal")]
+    assert f["price"].iloc[2] == bars[row[utc("2024-03-11 15:05")]][0]

@@ -120,8 +120,10 @@ class StrategySlot:
                                          self.sym, bar, c)
                 self.eff = eff
                 self.signals.append((bar, ts, 0))
-            elif changed and eff == 0:
-                self.eff = 0  # a signal that went flat overnight frees the next session's entry
+            elif changed:
+                # not traded outside the session, but the next in-session change is measured from it
+                # (a long -> short change overnight, then back to long, must enter long)
+                self.eff = eff
             return
         if eff == self.eff:
             return
