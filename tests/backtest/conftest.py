@@ -64,16 +64,6 @@ def timeline(bars: Sequence[OHLC] | dict[str, Sequence[OHLC]], **kw: Any) -> Tim
     return merge([frame(bars, **kw)])
 
 
-def flat_bars(closes: Sequence[float], spread: float = 0.5) -> list[OHLC]:
-    """Bars opening at the previous close with a symmetric range around open and close."""
-    out: list[OHLC] = []
-    prev = closes[0]
-    for c in closes:
-        out.append((prev, max(prev, c) + spread, min(prev, c) - spread, c))
-        prev = c
-    return out
-
-
 def config(script: str | None = None, *, strategies: list[dict] | None = None, **top: Any) -> Any:
     """A validated Config for one scripted strategy (or the given entries) on the TEST symbol."""
     raw: dict[str, Any] = {"name": "t", "data": "TEST_5m",
@@ -92,5 +82,5 @@ def run(bars: Sequence[OHLC] | dict[str, Sequence[OHLC]] | Timeline, script: str
 @pytest.fixture
 def bt() -> SimpleNamespace:
     """The helpers above: bt.run(bars, script, **config keys), bt.timeline, bt.frame, bt.config, bt.T0, bt.MIN."""
-    return SimpleNamespace(run=run, timeline=timeline, frame=frame, config=config, flat_bars=flat_bars,
+    return SimpleNamespace(run=run, timeline=timeline, frame=frame, config=config,
                            T0=T0, MIN=MIN)

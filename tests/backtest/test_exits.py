@@ -210,3 +210,15 @@ def test_reentry_short_after_a_long_stop(bt) -> None:
     # short: sold 100 at bar 5's open (CALM[1]), bought back at bar 8's open (CALM[0] again)
     assert (t.iloc[1].entry_price, t.iloc[1].exit_price, t.iloc[1].qty) == (CALM[1][0], CALM[0][0], 100.0)
     assert (t.iloc[1].entry_bar, t.iloc[1].exit_bar) == (5, 8)
+
+
+def test_a_flip_rearms_the_guard_for_the_new_side(bt) -> None:
+    bars = [*HEAD, (100.5, 101.0, 99.8, 100.2), (101.0, 101.5, 100.5, 101.0), (101.5, 103.5, 101.0, 103.0),
+            (103.0, 104.0, 102.0, 103.0)]
+    res = bt.run(bars, "0 1 1 -1 -1 -1 -1", risk={"stop_loss": 0.02})
+    t = res.trades
+    # long 100 -> short at bar 4's open 101 (one sell of 200); the short's stop is 101 * 1.02 = 103.02
+    assert list(zip(t["side"], t["exit_reason"], t["exit_bar"], strict=True)) == [
+        ("long", "signal", 4), ("short", "stop_loss", 5)]
+    assert t.iloc[1].entry_price == 101.0
+    assert t.iloc[1].exit_price == pytest.approx(103.02, abs=1e-9)
