@@ -98,6 +98,7 @@ class AsyncExecutionEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
         self._started: list[LiveService] = []
+        self.leaked_tasks: list[str] = []
 
     # -- lifecycle (main thread) -------------------------------------------------------------
 
@@ -203,6 +204,8 @@ class AsyncExecutionEngine:
         finally:
             try:
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                # Anything still running here was not stopped by its owner: a leak, recorded for tests.
+                self.leaked_tasks = [t.get_name() for t in pending]
                 for t in pending:
                     t.cancel()
                 if pending:

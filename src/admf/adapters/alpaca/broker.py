@@ -45,6 +45,7 @@ __all__ = ["AlpacaBroker"]
 log = logging.getLogger("admf.alpaca.broker")
 
 NS = 1_000_000_000
+_EPS = 1e-9
 _RANK = {
     OrderStatus.ACCEPTED: 0,
     OrderStatus.NEW: 1,
@@ -75,6 +76,10 @@ class _Order:
         "prev_ids",
         "inflight",
         "replacements",
+        "broker_filled",
+        "pending",
+        "owed_since",
+        "owed_checks",
     )
 
     def __init__(self, req: OrderRequest) -> None:
@@ -91,10 +96,20 @@ class _Order:
         self.prev_ids: list[str] = []
         self.inflight: asyncio.Future[None] | None = None
         self.replacements = 0
+        self.broker_filled: dict[str, float] = {}  # filled_qty the broker reports, per broker id
+        self.pending: tuple[OrderStatus, int, float | None, str] | None = None  # terminal, held back
+        self.owed_since = 0.0
+        self.owed_checks = 0
 
     @property
     def open(self) -> bool:
-        return self.status is None or not self.status.is_terminal
+        """Still needs watching: not terminal yet, or terminal at the broker with fills not yet here."""
+        return self.status is None or not self.status.is_terminal or self.pending is not None
+
+    @property
+    def owed(self) -> float:
+        """Quantity the broker says is filled but whose executions have not reached us."""
+        return sum(self.broker_filled.values()) - self.filled_qty
 
     @property
     def avg_price(self) -> float | None:
@@ -433,6 +448,11 @@ class AlpacaBroker:
         self._note_ts(ts)
         assert self._emit is not None
         self._emit(fill)
+        if st.pending is not None and st.owed <= _EPS:
+            status, pts, avg, reason = st.pending
+            st.pending = None
+            st.owed_since = 0.0
+            self._set_status(st, status, max(pts, ts), avg=avg, reason=reason)
         return True
 
     def _apply_order(self, st: _Order, o: m.Order, ts: int = 0) -> None:
@@ -440,6 +460,8 @@ class AlpacaBroker:
         ts = ts or o.updated_ns() or time.time_ns()
         if st.created_ts == 0 and o.created_at:
             st.created_ts = m.parse_ts_ns(o.created_at)
+        if o.filled_qty > st.broker_filled.get(o.id, 0.0):
+            st.broker_filled[o.id] = o.filled_qty
         if st.broker_id is None:
             self._bind(st, o.id, o.client_order_id)
         elif o.id != st.broker_id:
@@ -457,9 +479,6 @@ class AlpacaBroker:
             return
         if status is None:
             return
-        if status is OrderStatus.FILLED and o.filled_qty > st.filled_qty + 1e-9 and self._started:
-            # Filled at the broker, but some executions have not reached us yet.
-            self.fill_mismatches += 1
         self._set_status(st, status, ts, avg=o.filled_avg_price)
 
     def _revert_replacement(self, st: _Order) -> None:
@@ -482,6 +501,13 @@ class AlpacaBroker:
         old = st.status
         if not force:
             if old is not None and old.is_terminal:
+                return
+            if status.is_terminal and st.owed > _EPS:
+                # Terminal at the broker but executions are missing here: hold the status back
+                # until reconciliation brings the fills, so filled_qty always equals our fills.
+                if st.pending is None:
+                    st.owed_since = time.monotonic()
+                st.pending = (status, ts, avg, reason)
                 return
             r_new, r_old = _rank(status), _rank(old)
             if r_new < r_old or (r_new == r_old and st.filled_qty == st.emitted_filled):
@@ -526,16 +552,42 @@ class AlpacaBroker:
         await self.reconcile()
 
     async def _poll(self) -> None:
+        """Reconcile while the stream is down, or when fills the broker reported are overdue."""
+        s = self.settings
         while True:
-            await asyncio.sleep(self.settings.poll_interval)
-            any_open = any(s.open for s in self._orders.values())
-            self.stream.expect_updates(self.settings.order_silence_timeout if any_open else None)
-            if self.stream.connected or not any_open:
+            await asyncio.sleep(s.poll_interval)
+            now = time.monotonic()
+            any_open = watch = overdue = False
+            for st in self._orders.values():
+                if st.open:
+                    any_open = True
+                    # Only orders the broker has acknowledged can produce trade updates.
+                    watch = watch or st.broker_id is not None
+                    if st.pending is not None and now - st.owed_since >= s.fill_grace:
+                        overdue = True
+            self.stream.expect_updates(s.order_silence_timeout if watch else None)
+            if not overdue and (self.stream.connected or not any_open):
                 continue
             try:
                 await self.reconcile()
             except AlpacaError as exc:
-                log.warning("poll while the trade stream is down failed: %s", type(exc).__name__)
+                log.warning("reconciliation failed: %s", type(exc).__name__)
+            if overdue:
+                self._give_up_owed()
+
+    def _give_up_owed(self) -> None:
+        """Fills the broker reports but never lists as executions: after a few tries, emit the
+        held-back status with the fills we have, and count the mismatch."""
+        for st in self._orders.values():
+            if st.pending is None or time.monotonic() - st.owed_since < self.settings.fill_grace:
+                continue
+            st.owed_checks += 1
+            if st.owed_checks >= 5:
+                status, ts, avg, reason = st.pending
+                st.pending = None
+                self.fill_mismatches += 1
+                log.warning("order %s: broker reports %.9g more filled than its executions", st.cid, st.owed)
+                self._set_status(st, status, ts, avg=avg, reason=reason or "fills missing at the broker")
 
     # -- reconciliation ----------------------------------------------------------------------
 

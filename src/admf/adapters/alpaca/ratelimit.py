@@ -75,8 +75,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        max_reset_wait: float = 60.0,
     ) -> None:
         self._clock = clock
+        self.max_reset_wait = max_reset_wait
         self._wall = wall
         self.bucket = TokenBucket(rate_per_min, capacity, now=clock())
         self._lock = asyncio.Lock()
@@ -98,7 +100,8 @@ class RateLimiter:
             return
         remaining = _int(get("X-Ratelimit-Remaining"))
         reset = _float(get("X-Ratelimit-Reset"))
-        reset_in = None if reset is None else max(0.0, reset - self._wall())
+        # Capped: a skewed clock or a bogus header must not park every call for long.
+        reset_in = None if reset is None else min(self.max_reset_wait, max(0.0, reset - self._wall()))
         self.bucket.observe(remaining, reset_in, self._clock())
 
     def block_for(self, seconds: float) -> None:

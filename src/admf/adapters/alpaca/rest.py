@@ -87,8 +87,8 @@ class AlpacaRest:
         if self._session is not None:
             return
         s = self.settings
-        self._trading_limiter = RateLimiter(s.rate_per_min, s.rate_burst)
-        self._data_limiter = RateLimiter(s.rate_per_min, s.rate_burst)
+        self._trading_limiter = RateLimiter(s.rate_per_min, s.rate_burst, max_reset_wait=s.max_reset_wait)
+        self._data_limiter = RateLimiter(s.rate_per_min, s.rate_burst, max_reset_wait=s.max_reset_wait)
         headers = {**self._creds.headers(), "User-Agent": self._user_agent, "Accept": "application/json"}
         self._session = aiohttp.ClientSession(
             headers=headers,

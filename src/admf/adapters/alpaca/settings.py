@@ -77,6 +77,7 @@ class AlpacaSettings(msgspec.Struct, kw_only=True, frozen=True):
     timeout: float = 10.0  # per HTTP call
     max_retries: int = 4  # for 5xx and timeouts
     rate_limit_patience: float = 120.0  # seconds of queueing behind 429s before RateLimited
+    max_reset_wait: float = 60.0  # longest pause an X-Ratelimit-Reset header may impose at once
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     # websockets
@@ -91,6 +92,7 @@ class AlpacaSettings(msgspec.Struct, kw_only=True, frozen=True):
     handshake_timeout: float = 10.0
     # order flow
     poll_interval: float = 5.0  # REST polling of orders while the trade stream is down
+    fill_grace: float = 2.0  # an order filled at the broker waits this long for its executions
     reconcile_slack: float = 5.0  # seconds subtracted from the last event time when reconciling
     resend_unsent_on_restart: bool = False
     track_foreign_orders: bool = False
