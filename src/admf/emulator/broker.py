@@ -204,6 +204,9 @@ class Broker:
         self.market = market
         self.clock = clock
         self.emit: Emit = emit or (lambda event, order, extra: None)
+        # Returns a reason to reject an accepted order on the stream (the reject_orders fault), or None.
+        self.reject_hook: Callable[[Order], str | None] | None = None
+        self._pending_reject: tuple[Order, str] | None = None
         self.rng = random.Random(cfg.seed)
         self.account_id = str(uuid.uuid5(_NAMESPACE, "account:" + cfg.api_key))
         self.account_number = "PA" + self.account_id.replace("-", "")[:10].upper()
@@ -644,13 +647,20 @@ class Broker:
         self.order_list.append(o)
         self.open_by_symbol.setdefault(o.symbol, []).append(o)
         self._set_expiry(o, now)
-        routed = self._eligible(o, now) and o.tif != "opg"
+        reason = self.reject_hook(o) if self.reject_hook is not None else None
+        routed = reason is None and self._eligible(o, now) and o.tif != "opg"
         o.status = "new" if routed else "accepted"
         self.dirty_orders.add(o.id)
-        if routed:
+        if reason is not None:
+            self._pending_reject = (o, reason)
+        elif routed:
             self.emit("new", o, None)
 
     def _after_admit(self, o: Order) -> None:
+        if self._pending_reject is not None and self._pending_reject[0] is o:
+            self._pending_reject = None
+            self._reject(o, self.clock.stamp())
+            return
         if o.status == "new" and o.tif not in ("opg", "cls"):
             self._execute_now(o)
         if o.tif in ("ioc", "fok") and o.is_open and o.status != "accepted":
@@ -741,7 +751,8 @@ class Broker:
             if o.tif == "opg":
                 if o.target_open is not None and bar_start < o.target_open:
                     continue
-                self._route(o)
+                if not self._route(o):
+                    continue
                 px = self._bar_price(o, s, i) if o.type in ("market", "limit") else None
                 now = self.clock.stamp()
                 if px is not None:
@@ -753,7 +764,8 @@ class Broker:
                 close = cal.next_session(bar_start)[1] if self.cfg.enforce_hours else None
                 if close is None or bar_end < close:
                     continue
-                self._route(o)
+                if not self._route(o):
+                    continue
                 cp = fdec(s.c[i])
                 marketable = o.type == "market" or (
                     o.type == "limit" and (cp <= o.limit_price if o.buy else cp >= o.limit_price))
@@ -766,19 +778,34 @@ class Broker:
                 continue
             if o.type == "trailing_stop" and not rth:
                 continue
-            self._route(o)
+            if not self._route(o):
+                continue
             px = self._bar_price(o, s, i)
             if px is not None:
                 self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok")
             if o.tif in ("ioc", "fok") and o.is_open:
                 self._cancel(o, self.clock.stamp())
 
-    def _route(self, o: Order) -> None:
-        if o.status == "accepted":
-            o.status = "new"
-            o.updated_at = self.clock.stamp()
-            self.dirty_orders.add(o.id)
-            self.emit("new", o, None)
+    def _route(self, o: Order) -> bool:
+        """Send a queued order to the (emulated) venue; False when it is rejected instead."""
+        if o.status != "accepted":
+            return True
+        if o.opening and self._order_value(o, o.remaining()) > self.buying_power() + self._order_value(
+                o, o.remaining()):
+            self._reject(o, self.clock.stamp())
+            return False
+        o.status = "new"
+        o.updated_at = self.clock.stamp()
+        self.dirty_orders.add(o.id)
+        self.emit("new", o, None)
+        return True
+
+    def _reject(self, o: Order, now: int) -> None:
+        o.status = "rejected"
+        o.failed_at = o.updated_at = now
+        self._close_order(o)
+        self.dirty_orders.add(o.id)
+        self.emit("rejected", o, None)
 
     def _fill(self, o: Order, price: Decimal, now: int, allow_partial: bool = True) -> None:
         rem = o.remaining()

@@ -14,6 +14,8 @@ Faults (name: parameters, defaults):
                         the order action is carried out, then the reply is a 5xx (mode error) or
                         nothing for `timeout` seconds and a dropped connection (mode timeout);
                         actions from submit, replace, cancel, cancel_all, close_position
+    reject_orders:      count=1                       accept the next orders (200), then reject them on
+                        the stream (event rejected)
     rate_limit_burst:   count=None, seconds=None      trading requests answer 429 (with headers)
     restart:            down=0.0                      restart the server keeping state (action)
 count=None means "until cleared"; events limits the trade-update faults to those event names.
@@ -27,7 +29,7 @@ from typing import Any
 
 NAMES = (
     "drop_sockets", "silence", "refuse_reconnects", "delay_updates", "drop_updates",
-    "duplicate_updates", "order_errors", "rate_limit_burst", "restart",
+    "duplicate_updates", "order_errors", "reject_orders", "rate_limit_burst", "restart",
 )  # fmt: skip
 ACTIONS = ("submit", "replace", "cancel", "cancel_all", "close_position")
 
@@ -109,6 +111,8 @@ class Faults:
                 raise FaultError(f"unknown action {bad[0]!r}; known: {', '.join(ACTIONS)}")
             return {"count": _num(p, "count", 1, int), "status": status, "mode": mode,
                     "timeout": _num(p, "timeout", 30.0), "actions": list(actions)}
+        if name == "reject_orders":
+            return {"count": _num(p, "count", 1, int)}
         if name == "rate_limit_burst":
             count, secs = _num(p, "count", None, int), _num(p, "seconds", None)
             if count is None and secs is None:
@@ -200,6 +204,16 @@ class Faults:
             if p["count"] <= 0:
                 self.clear("order_errors")
         return p
+
+    def reject_order(self) -> bool:
+        p = self._live("reject_orders")
+        if p is None:
+            return False
+        if p["count"] is not None:
+            p["count"] -= 1
+            if p["count"] <= 0:
+                self.clear("reject_orders")
+        return True
 
     def burst(self) -> bool:
         p = self._live("rate_limit_burst")

@@ -104,6 +104,7 @@ class EmulatorServer:
         if len(m.times):
             self.clock.limit = int(m.times[-1]) + m.tf_ns
         self.broker = Broker(self.cfg, m, self.clock, emit=self._emit)
+        self.broker.reject_hook = lambda o: "rejected by fault" if self.faults.reject_order() else None
         loaded = self.store.load() if (self.store is not None and load) else None
         if loaded is not None:
             meta, orders, acts = loaded
