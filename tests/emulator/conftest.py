@@ -25,12 +25,12 @@ class Rest:
         kw.setdefault("timeout", 10)
         return self.s.request(method, self.base + path, **kw)
 
-    def order(self, **body: Any) -> requests.Response:
+    def order(self, timeout: float = 10, **body: Any) -> requests.Response:
         body.setdefault("symbol", "SPY")
         body.setdefault("side", "buy")
         body.setdefault("type", "market")
         body.setdefault("time_in_force", "day")
-        return self("POST", "/v2/orders", json=body)
+        return self("POST", "/v2/orders", json=body, timeout=timeout)
 
 
 @pytest.fixture

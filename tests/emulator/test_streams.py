@@ -28,10 +28,12 @@ async def _poll(pred, timeout: float = 5.0):
     raise AssertionError("condition not met in time")
 
 
-async def _stop(*tasks: asyncio.Task) -> None:
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+async def _stop(stream, task: asyncio.Task) -> None:
+    # Close the socket first: a cancelled websockets client otherwise waits out its 10 s close timeout.
+    await stream.stop_ws()
+    await stream.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_alpaca_trading_stream_gets_lifecycle_events(emulator_factory, trading_client) -> None:
@@ -57,7 +59,7 @@ async def test_alpaca_trading_stream_gets_lifecycle_events(emulator_factory, tra
         await asyncio.to_thread(tc.cancel_order_by_id, lim.id)
         await _poll(lambda: any(e.event == "canceled" for e in events))
     finally:
-        await _stop(task)
+        await _stop(ts, task)
     mine = [e for e in events if e.order.id == o.id]
     kinds = [e.event for e in mine]
     assert kinds[0] == "new" and kinds[-1] == "fill" and set(kinds[1:-1]) == {"partial_fill"}
@@ -92,7 +94,7 @@ async def test_alpaca_data_stream_gets_replayed_bars_trades_quotes(emulator_fact
         await asyncio.to_thread(emu.step, 3)
         await _poll(lambda: sum(1 for x in got if type(x).__name__ == "Bar") == 3)
     finally:
-        await _stop(task)
+        await _stop(ds, task)
     s = emu.call(lambda srv: srv.market.series["SPY"])
     bars = [x for x in got if type(x).__name__ == "Bar"]
     assert [b.close for b in bars] == s.c[1:4].tolist()
@@ -118,7 +120,7 @@ async def test_test_feed_streams_fakepaca(emulator) -> None:
         await asyncio.to_thread(emulator.step, 2)
         await _poll(lambda: len(got) == 2)
     finally:
-        await _stop(task)
+        await _stop(ds, task)
     assert {t.symbol for t in got} == {"FAKEPACA"}
     assert got[1].price == emulator.price("FAKEPACA")
 
