@@ -8,8 +8,11 @@ Rules the broker adapters follow with it:
   intent without a broker id must be looked up by client_order_id before anything is resent.
 
 Every write is its own transaction (autocommit, synchronous=NORMAL in WAL mode): it survives a
-crash of the process, and costs tens of microseconds. One connection, guarded by a lock, so the
-journal can be opened on the main thread and written from the async thread.
+crash of the process, and costs tens of microseconds. The last event time is not written on the
+hot path: recover() derives it from the fills (broker times) and what flush() saved. Transitions
+do not move it, since some carry local times (an order rejected before it was sent).
+One connection, guarded by a lock, so the journal can be opened on the main thread and written
+from the async thread.
 """
 
 from __future__ import annotations
@@ -157,9 +160,7 @@ class Journal:
             )
             return cur.rowcount == 1
 
-    def set_broker_id(
-        self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = ""
-    ) -> None:
+    def set_broker_id(self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = "") -> None:
         """Bind a broker order id (the first one, or a replacement's) to our client_order_id."""
         with self._lock:
             self._db.execute(
@@ -190,11 +191,9 @@ class Journal:
                     ),
                 )
                 self._db.execute(
-                    "UPDATE intents SET status=?, filled_qty=max(filled_qty, ?), updated_ns=?"
-                    " WHERE client_order_id=?",
+                    "UPDATE intents SET status=?, filled_qty=max(filled_qty, ?), updated_ns=? WHERE client_order_id=?",
                     (update.status.value, update.filled_qty, time.time_ns(), update.client_order_id),
                 )
-                self._bump_last_event(update.ts)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -203,48 +202,33 @@ class Journal:
     def record_fill(self, fill: Fill, source: str = "stream") -> bool:
         """Write a fill. False (and nothing written) when its exec_id is already known."""
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        fill.exec_id,
-                        fill.client_order_id,
-                        fill.strategy_id,
-                        fill.symbol,
-                        fill.side.value,
-                        fill.qty,
-                        fill.price,
-                        fill.ts,
-                        fill.commission,
-                        fill.reason,
-                        source,
-                        time.time_ns(),
-                    ),
-                )
-                new = cur.rowcount == 1
-                if new:
-                    self._bump_last_event(fill.ts)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    fill.exec_id,
+                    fill.client_order_id,
+                    fill.strategy_id,
+                    fill.symbol,
+                    fill.side.value,
+                    fill.qty,
+                    fill.price,
+                    fill.ts,
+                    fill.commission,
+                    fill.reason,
+                    source,
+                    time.time_ns(),
+                ),
+            )
+            new = cur.rowcount == 1
+            if new and fill.ts > self._last_event_ts:
+                self._last_event_ts = fill.ts
             return new
 
     def note_event_ts(self, ts: int) -> None:
-        """Advance the last-event time (used as the lower bound of the next reconciliation)."""
-        if ts > self._last_event_ts:
-            with self._lock:
-                self._bump_last_event(ts)
-
-    def _bump_last_event(self, ts: int) -> None:
+        """Advance the last-event time (used as the lower bound of the next reconciliation);
+        persisted by flush() and close()."""
         if ts > self._last_event_ts:
             self._last_event_ts = ts
-            self._db.execute(
-                "INSERT INTO meta VALUES ('last_event_ts', ?)"
-                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (str(ts),),
-            )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -273,8 +257,7 @@ class Journal:
         """(broker order id, client_order_id sent on the wire) of every order this intent became."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT broker_order_id, wire_client_order_id FROM broker_ids WHERE client_order_id=?"
-                " ORDER BY rowid",
+                "SELECT broker_order_id, wire_client_order_id FROM broker_ids WHERE client_order_id=? ORDER BY rowid",
                 (client_order_id,),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
@@ -309,8 +292,7 @@ class Journal:
 
     def fills(self, client_order_id: str | None = None) -> list[Fill]:
         sql = (
-            "SELECT exec_id, client_order_id, strategy_id, symbol, side, qty, price, ts, commission, reason"
-            " FROM fills"
+            "SELECT exec_id, client_order_id, strategy_id, symbol, side, qty, price, ts, commission, reason FROM fills"
         )
         args: tuple = ()
         if client_order_id is not None:
@@ -360,6 +342,10 @@ class Journal:
         if self._closed:
             return
         with self._lock:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('last_event_ts', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(self._last_event_ts),),
+            )
             self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
@@ -371,8 +357,11 @@ class Journal:
             self._db.close()
 
     def _load_last_event_ts(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key='last_event_ts'").fetchone()
-        return int(row[0]) if row else 0
+        row = self._db.execute(
+            "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='last_event_ts'), 0),"
+            " coalesce((SELECT max(ts) FROM fills), 0))"
+        ).fetchone()
+        return int(row[0] or 0)
 
 
 _INTENT_SELECT = (

@@ -229,7 +229,7 @@ class AlpacaBroker:
         self._track(st)
         problem = m.check_request(req)
         if problem is not None:
-            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=problem)
+            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=problem, local=True)
             return
         await self._send(st)
 
@@ -240,7 +240,7 @@ class AlpacaBroker:
         try:
             order = await self.rest.submit_order(m.order_body(st.req, st.wire_cid))
         except OrderRejected as exc:
-            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.message)
+            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.message, local=True)
             return
         finally:
             st.inflight = None
@@ -422,7 +422,11 @@ class AlpacaBroker:
                 self._spawn(self._send(st))
             else:
                 self._set_status(
-                    st, OrderStatus.REJECTED, time.time_ns(), reason="never reached the broker before a restart"
+                    st,
+                    OrderStatus.REJECTED,
+                    time.time_ns(),
+                    reason="never reached the broker before a restart",
+                    local=True,
                 )
 
     def _note_ts(self, ts: int) -> None:
@@ -497,6 +501,7 @@ class AlpacaBroker:
         avg: float | None = None,
         reason: str = "",
         force: bool = False,
+        local: bool = False,
     ) -> None:
         old = st.status
         if not force:
@@ -525,7 +530,8 @@ class AlpacaBroker:
         )
         if self.journal is not None:
             self.journal.record_transition(upd)
-        self._note_ts(ts)
+        if not local:  # a local decision's wall time must not move the broker-time watermark
+            self._note_ts(ts)
         assert self._emit is not None
         self._emit(upd)
 

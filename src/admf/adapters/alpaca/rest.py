@@ -55,8 +55,10 @@ class AlpacaRest:
         data_url: str = DATA_URL,
         settings: AlpacaSettings | None = None,
         user_agent: str = "admf",
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
     ) -> None:
         self._creds = Credentials(key_id, secret_key)
+        self._trace_configs = trace_configs
         self.trading_url = trading_url.rstrip("/")
         self.data_url = data_url.rstrip("/")
         self.settings = s = settings or AlpacaSettings()
@@ -94,6 +96,7 @@ class AlpacaRest:
             headers=headers,
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=32, keepalive_timeout=60),
+            trace_configs=self._trace_configs,
         )
 
     async def close(self) -> None:
