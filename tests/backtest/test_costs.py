@@ -67,7 +67,7 @@ def test_broker_charges_commission_on_the_slipped_price() -> None:
 
 # through a whole backtest ---------------------------------------------------------------------------
 
-# long 100 at bar 2, flip to short 100 at bar 4 (one sell of 200), cover at bar 6
+# long 100 at bar 2, flip to short 100 at bar 4 (two sells of 100: close, then open), cover at bar 6
 FLIP_BARS = [(100.0, 101.0, 99.0, 100.0), (100.0, 101.0, 99.0, 100.0), (101.0, 102.0, 100.0, 101.5),
              (102.0, 103.0, 101.0, 102.0), (103.0, 104.0, 102.0, 103.0), (102.0, 103.0, 101.0, 101.0),
              (100.0, 101.0, 99.0, 100.0)]
@@ -80,24 +80,25 @@ def test_backtest_with_per_share_commission_and_bps_slippage(bt) -> None:
         "commission": {"type": "per_share", "rate": 0.008, "min": 1.0},
     })
     # fills: buy 100 @ 101*1.001 = 101.101, fee max(0.8, 1) = 1.0
-    #        sell 200 @ 103*0.999 = 102.897, fee 1.6
+    #        sell 100 @ 103*0.999 = 102.897, fee 1.0 (closes the long)
+    #        sell 100 @ 102.897, fee 1.0 (opens the short; the minimum applies per order)
     #        buy 100 @ 100*1.001 = 100.1,   fee max(0.8, 1) = 1.0
     f = res.fills
-    assert list(f["side"]) == ["buy", "sell", "buy"]
-    assert list(f["qty"]) == [100.0, 200.0, 100.0]
-    assert list(f["price"]) == pytest.approx([101.101, 102.897, 100.1], abs=1e-9)
-    assert list(f["commission"]) == pytest.approx([1.0, 1.6, 1.0], abs=1e-12)
+    assert list(f["side"]) == ["buy", "sell", "sell", "buy"]
+    assert list(f["qty"]) == [100.0, 100.0, 100.0, 100.0]
+    assert list(f["price"]) == pytest.approx([101.101, 102.897, 102.897, 100.1], abs=1e-9)
+    assert list(f["commission"]) == pytest.approx([1.0, 1.0, 1.0, 1.0], abs=1e-12)
     t = res.trades
     assert list(t["side"]) == ["long", "short"]
-    # long: (102.897 - 101.101) * 100 = 179.6, costs 1.0 entry + 0.8 (half of the 200-share fee)
-    # short: (102.897 - 100.1) * 100 = 279.7, costs 0.8 (other half) + 1.0
+    # long: (102.897 - 101.101) * 100 = 179.6, costs 1.0 + 1.0
+    # short: (102.897 - 100.1) * 100 = 279.7, costs 1.0 + 1.0
     assert list(t["gross_pnl"]) == pytest.approx([179.6, 279.7], abs=1e-9)
-    assert list(t["costs"]) == pytest.approx([1.8, 1.8], abs=1e-12)
-    assert list(t["pnl"]) == pytest.approx([177.8, 277.9], abs=1e-9)
-    assert res.equity.iloc[-1] == pytest.approx(100_000 + 177.8 + 277.9, abs=1e-6)
+    assert list(t["costs"]) == pytest.approx([2.0, 2.0], abs=1e-12)
+    assert list(t["pnl"]) == pytest.approx([177.6, 277.7], abs=1e-9)
+    assert res.equity.iloc[-1] == pytest.approx(100_000 + 177.6 + 277.7, abs=1e-6)
     assert res.equity.iloc[-1] == pytest.approx(100_000 + t["pnl"].sum(), abs=1e-6)
     assert t["costs"].sum() == pytest.approx(f["commission"].sum(), abs=1e-12)
-    assert res.books["bt_scripted"]["cash"] == pytest.approx(100_455.7, abs=1e-6)
+    assert res.books["bt_scripted"]["cash"] == pytest.approx(100_455.3, abs=1e-6)
 
 
 @pytest.mark.parametrize(("execution", "entry", "exit_", "fees"), [

@@ -93,8 +93,8 @@ def test_entry_level_sizing_overrides_the_top_level(bt) -> None:
 def test_flip_is_limited_on_the_new_side(bt) -> None:
     res = bt.run(BARS, "0 1 1 -1 -1 0 0", risk={"max_position": 300, "sizing": {"type": "fixed_shares",
                                                                                   "shares": 500}})
-    # long 300, then one sell of 600 to reach -300, then a buy of 300 back to flat
-    assert _qtys(res) == [("buy", 300), ("sell", 600), ("buy", 300)]
+    # long 300, then the flip as two sells of 300 (close, then open) to reach -300, then a buy of 300
+    assert _qtys(res) == [("buy", 300), ("sell", 300), ("sell", 300), ("buy", 300)]
 
 
 def test_percent_equity_sizes_on_the_equity_after_earlier_trades(bt) -> None:

@@ -62,6 +62,7 @@ class StrategySlot:
         self.eff = 0
         self.exit_state: ExitState | None = None
         self.working: dict[str, float] = {}  # client_order_id -> quantity still to fill
+        self.deferred: tuple[str, OrderRequest, int, float, int] | None = None  # opening leg of a flip
         self.n_orders = 0
         self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
         self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
@@ -75,6 +76,7 @@ class StrategySlot:
         )
 
     def _cancel_working(self, ts: int) -> None:
+        self.deferred = None
         for coid in self.working:
             self.broker.cancel(coid, ts)
         self.working.clear()
@@ -82,6 +84,8 @@ class StrategySlot:
     def on_order_done(self, client_order_id: str) -> None:
         """The order ended without filling completely (canceled, rejected, expired)."""
         self.working.pop(client_order_id, None)
+        if self.deferred is not None and self.deferred[0] == client_order_id:
+            self.deferred = None  # the close failed: do not open the other side
 
     def _equity(self, close: float) -> float:
         if self.prices is None:
@@ -133,11 +137,24 @@ class StrategySlot:
         target = self._target(eff, c)
         if eff != 0 and self.entry_filter is not None and not self.entry_filter(eff, o, h, l, c, v):
             target = 0.0
-        delta = target - self.book.position(self.symbol)
+        pos = self.book.position(self.symbol)
+        if pos and target and (pos > 0) != (target > 0):
+            # a flip is two orders, close then open: brokers refuse one order that reverses a position
+            close = self._order(-pos, ts, bar, c, ExitReason.SIGNAL.value)
+            opening = self._order(target, ts, bar, c, ExitReason.SIGNAL.value)
+            self._send(close, bar, c, day)
+            if getattr(self.broker, "split_flips", False):
+                self.deferred = (close.client_order_id, opening, bar, c, day)
+            else:
+                self._send(opening, bar, c, day)
+            return
+        delta = target - pos
         if abs(delta) > 1e-9:
-            req = self._order(delta, ts, bar, c, ExitReason.SIGNAL.value)
-            self.working[req.client_order_id] = req.qty
-            self.broker.submit(req, self.sym, bar, c, day)
+            self._send(self._order(delta, ts, bar, c, ExitReason.SIGNAL.value), bar, c, day)
+
+    def _send(self, req: OrderRequest, bar: int, c: float, day: int) -> None:
+        self.working[req.client_order_id] = req.qty
+        self.broker.submit(req, self.sym, bar, c, day)
 
     # fills and exits ------------------------------------------------------------------------
     def on_fill(self, fill: Fill, bar: int) -> None:
@@ -146,6 +163,10 @@ class StrategySlot:
         if left is not None:
             if left - fill.qty <= 1e-9:
                 del self.working[fill.client_order_id]
+                d = self.deferred
+                if d is not None and d[0] == fill.client_order_id:
+                    self.deferred = None
+                    self._send(d[1], d[2], d[3], d[4])
             else:
                 self.working[fill.client_order_id] = left - fill.qty
         if not self.exit_rules.active or self.guards is None:

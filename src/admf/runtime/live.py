@@ -56,6 +56,7 @@ class LiveBroker:
     """The slot-facing broker of a live session: checks limits, then hands orders to the engine."""
 
     pending = 0  # the real broker works the orders; nothing to do per bar
+    split_flips = True  # a reversal is sent as close, then open once the close has filled
 
     def __init__(self, send: Callable[[str, Any], None], guard: PreTradeGuard,
                  position: Callable[[str], float]) -> None:

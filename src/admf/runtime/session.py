@@ -21,7 +21,7 @@ def session_codes(ts: np.ndarray, sym: np.ndarray | None, timeframe_ns: int) -> 
     """
     local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert("America/New_York")
     minutes = (local.hour * 60 + local.minute).to_numpy()
-    weekday = local.weekday.to_numpy()
+    weekday = local.day_of_week.to_numpy()
     day = (local.tz_localize(None).normalize().asi8 // 86_400_000_000_000).astype(np.int64)
     inside = (minutes >= OPEN_MIN) & (minutes < CLOSE_MIN) & (weekday < 5)
     codes = np.where(inside, IN, OFF).astype(np.int8)
