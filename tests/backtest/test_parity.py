@@ -26,7 +26,7 @@ CASH = 1_000_000.0
 
 def _run_backtesting_py(df: pd.DataFrame, rule: str) -> tuple[list[tuple], float]:
     bt_mod = pytest.importorskip("backtesting")
-    from backtesting import Backtest, Strategy
+    from backtesting import Strategy
 
     def sma(x: np.ndarray, n: int) -> np.ndarray:
         return pd.Series(x).rolling(n).mean().to_numpy()
@@ -114,8 +114,8 @@ def _exact_trades(close: np.ndarray, open_: np.ndarray, rule: str) -> tuple[list
             D = S - p * t[i]
             var = p * Q - S * S
             exit_[i] = D < 0
-            entry[i] = D > 0 and D * D > 4 * var  # (S/p - x) > 2 sd  <=>  D^2 > 4 (pQ - S^2) for k = 2
-            tie[i] = D == 0 or (D > 0 and D * D == 4 * var)
+            entry[i] = D > 0 and 4 * var < D * D  # (S/p - x) > 2 sd  <=>  D^2 > 4 (pQ - S^2) for k = 2
+            tie[i] = D == 0 or (D > 0 and 4 * var == D * D)
     else:
         d = [None] * n
         for i in range(29, n):

@@ -11,8 +11,8 @@ import pytest
 
 from admf.adapters.alpaca.settings import AlpacaSettings
 from admf.config.loader import config_from_dict
-from admf.data.sample import generate_sample
 from admf.data.loaders import save_bars
+from admf.data.sample import generate_sample
 from admf.emulator.testing import TEST_KEY, TEST_SECRET, start_emulator
 from admf.runtime.factory import Endpoints, LiveRunner
 
