@@ -348,6 +348,18 @@ class Journal:
             )
             self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def get_meta(self, key: str) -> str | None:
+        """A session-level value kept across restarts (e.g. the books' initial cash)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value)
+            )
+
     def close(self) -> None:
         if self._closed:
             return
