@@ -322,3 +322,43 @@ def test_emulator_restart_reconnects_and_trading_continues(live, emu):
     engine.submit(_req("after-restart", qty=1.0))
     col.until(_filled("after-restart"), timeout=6)
     assert [f.qty for f in col.of(Fill)] == [1.0]
+
+
+def test_bad_keys_fail_start_loudly_without_leaking_the_secret(no_thread_leaks, emu, caplog):
+    import logging
+    import traceback
+
+    from admf.adapters.alpaca.errors import AuthError
+    from admf.adapters.alpaca.market_data import AlpacaMarketData
+
+    caplog.set_level(logging.DEBUG)
+    wrong = "SK-wrong-secret-that-must-not-show-123"
+    broker = AlpacaBroker(emu.api_key, wrong, trading_url=emu.trading_url, stream_url=emu.stream_url, settings=FAST)
+    engine = AsyncExecutionEngine(broker)
+    with pytest.raises(AuthError) as info:
+        engine.start()
+    assert info.value.status == 401 and not engine.running
+
+    # the data stream's own auth failure (error 402) is fatal too
+    good = AlpacaBroker(
+        emu.api_key, emu.secret_key, trading_url=emu.trading_url, stream_url=emu.stream_url, settings=FAST
+    )
+    md = AlpacaMarketData(
+        emu.api_key, wrong, ["SPY"], stream_url=emu.data_stream_url("iex"), data_url=emu.data_url, settings=FAST
+    )
+    engine2 = AsyncExecutionEngine(good, services=[md])
+    with pytest.raises(AuthError) as info2:
+        engine2.start()
+    blob = "\n".join(
+        [
+            "".join(traceback.format_exception(info.value)),
+            "".join(traceback.format_exception(info2.value)),
+            repr(broker),
+            repr(md),
+            repr(broker.rest),
+            repr(broker.stream),
+            caplog.text,
+            *(repr(e) for e in engine.inbox.drain() + engine2.inbox.drain()),
+        ]
+    )
+    assert wrong not in blob and emu.secret_key not in blob and emu.api_key not in blob
