@@ -23,11 +23,15 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """cli(*args, cwd=REPO, env=None, module=False): run `python main.py ARGS` (or `-m admf.cli.main`)."""
+    """cli(*args, cwd=REPO, env=None, module=False, program=None): run `python main.py ARGS`.
 
-    def run(*args: object, cwd: Path = REPO, env: dict[str, str] | None = None,
-            module: bool = False) -> subprocess.CompletedProcess[str]:
+    module=True runs `python -m admf.cli.main`; program replaces the command (e.g. the `admf` script).
+    """
+
+    def run(*args: object, cwd: Path = REPO, env: dict[str, str] | None = None, module: bool = False,
+            program: list[str] | None = None) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "admf.cli.main"] if module else [sys.executable, str(REPO / "main.py")]
+        cmd = program or cmd
         return subprocess.run([*cmd, *map(str, args)], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
                               timeout=120)
 

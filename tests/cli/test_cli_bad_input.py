@@ -185,3 +185,19 @@ def test_validate_reports_the_same_errors(cli, tmp_path: Path) -> None:
 def test_missing_config_file(cli, tmp_path: Path) -> None:
     res = cli("--config", tmp_path / "nope.yaml", cwd=tmp_path)
     check_one_clean_error(res, tmp_path / "runs", [str(tmp_path / "nope.yaml"), "config file not found"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "name"),
+    [(["-sg"], "--signal-generation"), (["-bt"], "--backtest"), (["-opt"], "--optimize"),
+     (["--config", "x.yaml"], "--config"), (["--bars", "5"], "--bars")],
+)
+def test_legacy_options_with_a_command_are_refused(flags: list[str], name: str, capsys, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = in_process(capsys, *flags, "backtest", REPO / "config" / "bollinger" / "test.yaml", "--out", out)
+    line = check_one_clean_error(res, out, ["legacy options go without a command"])
+    assert line.startswith(f"error: {name}: ")
+
+
+def test_legacy_flags_without_a_config(capsys, tmp_path: Path) -> None:
+    check_one_clean_error(in_process(capsys, "-bt"), tmp_path / "runs", ["--config", "need a config"])

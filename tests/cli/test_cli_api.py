@@ -1,0 +1,85 @@
+"""The Python API: `admf.backtest(config_or_path)` returns pandas trades and equity with their metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import admf
+from admf.config.loader import load_config
+from admf.core.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data"
+BOLLINGER = REPO / "config" / "bollinger" / "test.yaml"
+
+
+def test_backtest_from_a_path_gives_pandas_results() -> None:
+    r = admf.backtest(BOLLINGER, start="2024-01-02", end="2024-01-05")
+    spy = pd.read_csv(DATA / "SPY_5m.csv")
+    ts = pd.to_datetime(spy["timestamp"], utc=True)
+    want = ts[(ts >= "2024-01-02") & (ts < "2024-01-06")]
+    assert isinstance(r.equity, pd.Series) and isinstance(r.trades, pd.DataFrame)
+    assert list(r.equity.index) == list(want)
+    assert str(r.equity.index.tz) == "UTC"
+    assert {"entry_time", "exit_time", "entry_price", "exit_price", "qty", "pnl", "costs", "exit_reason"} <= set(
+        r.trades.columns)
+    m = pd.Series(r.metrics)  # a mapping of scalars, ready for pandas
+    assert m["bars"] == len(want) and m["trade_count"] == len(r.trades) > 0
+    assert m["final_equity"] == pytest.approx(r.equity.iloc[-1])
+    assert m["total_return"] == pytest.approx(r.equity.iloc[-1] / 100_000 - 1)
+    # intraday: flat at each close, so equity gained is the sum of closed trades' P&L
+    assert r.equity.iloc[-1] - 100_000 == pytest.approx(r.trades["pnl"].sum(), abs=1e-6)
+    assert (r.trades["exit_time"] > r.trades["entry_time"]).all()
+
+
+def test_path_dict_and_config_give_the_same_result() -> None:
+    cfg = load_config(BOLLINGER, env={})
+    raw = {"name": "bollinger", "data_dir": str(DATA), "data": "SPY_5m",
+           "strategy": [{"bollinger_bands": {"period": 20, "std_dev": 2.0}, "constraints": "intraday",
+                         "risk": {"stop_loss": 0.005, "take_profit": 0.01}}],
+           "execution": {"fill": "next_open", "commission": {"type": "per_share", "rate": 0.005, "min": 1.0},
+                         "slippage": {"type": "bps", "value": 1}}}
+    a = admf.backtest(str(BOLLINGER), bars=800)
+    b = admf.backtest(cfg, bars=800)
+    c = admf.backtest(raw, bars=800)
+    for other in (b, c):
+        pd.testing.assert_frame_equal(a.trades, other.trades)
+        pd.testing.assert_series_equal(a.equity, other.equity)
+    # a different parameter gives a different run, so the comparison above can fail
+    raw["strategy"][0]["bollinger_bands"]["period"] = 10
+    assert not admf.backtest(raw, bars=800).trades.equals(a.trades)
+
+
+def test_a_grid_returns_one_result_per_combination() -> None:
+    results = admf.backtest(REPO / "config" / "sma" / "grid.yaml", bars=500)
+    assert isinstance(results, list) and len(results) == 6
+    assert [r.label for r in results] == [f"fast={f},slow={s}" for f in (5, 10, 15) for s in (30, 60)]
+    assert all(len(r.equity) == 500 for r in results)
+    returns = {round(r.metrics["total_return"], 12) for r in results}
+    assert len(returns) > 1  # the combinations really differ
+
+
+def test_bad_input_raises_a_config_error_not_exit() -> None:
+    with pytest.raises(ConfigError) as e:
+        admf.backtest({"data_dir": str(DATA), "data": "SPY_5m", "strategy": [{"sma_crossover": {"fats": 3}}]})
+    assert e.value.field == "strategy[0].sma_crossover.fats" and "did you mean 'fast'" in str(e.value)
+
+
+def test_user_strategy_registering_a_builtin_name_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "dup.py").write_text(
+        "from admf.strategies.base import Strategy\n"
+        "from admf.strategies.registry import register\n\n\n"
+        "@register('sma_crossover')\n"
+        "class Mine(Strategy):\n"
+        "    pass\n")
+    with pytest.raises(ConfigError) as e:
+        admf.backtest({"data_dir": str(DATA), "data": "SPY_5m", "strategy_files": [str(tmp_path / "dup.py")],
+                       "strategy": ["sma_crossover"]}, bars=50)
+    assert e.value.field == "strategy_files" and "registered twice" in str(e.value)
+    # the built-in is untouched
+    r = admf.backtest({"data_dir": str(DATA), "data": "SPY_5m", "strategy": ["sma_crossover"]}, bars=300)
+    assert np.isfinite(r.equity).all()
