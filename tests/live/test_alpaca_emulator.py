@@ -362,3 +362,23 @@ def test_bad_keys_fail_start_loudly_without_leaking_the_secret(no_thread_leaks, 
         ]
     )
     assert wrong not in blob and emu.secret_key not in blob and emu.api_key not in blob
+
+
+def test_submit_while_the_broker_is_down_is_resolved_when_it_returns(live, emu, ref):
+    import threading
+
+    engine, broker, col, journal = live
+    restarting = threading.Thread(target=emu.restart, kwargs={"down": 1.2})
+    restarting.start()
+    try:
+        col.until(lambda evs: any(isinstance(e, ConnectionState) and e.state == "disconnected" for e in evs))
+        engine.submit(_req("down-1", qty=1.0))
+        col.until(lambda evs: any(isinstance(e, CommandFailed) and e.client_order_id == "down-1" for e in evs))
+        assert journal.intent("down-1").broker_order_id is None  # outcome unknown: kept open
+        col.until(_filled("down-1"), timeout=8)
+    finally:
+        restarting.join()
+    (upd,) = [u for u in col.of(OrderUpdate, client_order_id="down-1")]
+    assert upd.status is OrderStatus.REJECTED and "never received" in upd.reason
+    assert _orders_at_emulator(ref, "down-1") == []
+    assert not col.of(Fill)

@@ -172,6 +172,8 @@ def test_one_data_connection_per_process(no_thread_leaks, emu):
         with pytest.raises(StreamError, match="already open"):
             engine2.start()
         assert engine2.leaked_tasks == []
+        with pytest.raises(StreamError, match="already open"):  # the failed attempt freed nothing
+            engine2.start()
         emu.step(5)
         col.until(lambda evs: col.of(Bar))  # the first connection is unharmed
     finally:

@@ -1,6 +1,6 @@
 """Alpaca adapter: REST client, trade-updates stream, market data and the AlpacaBroker.
 
-    from admf.adapters.alpaca import AlpacaBroker, AlpacaMarketData, AlpacaSettings
+from admf.adapters.alpaca import AlpacaBroker, AlpacaMarketData, AlpacaSettings
 """
 
 from admf.adapters.alpaca.broker import AlpacaBroker

@@ -234,7 +234,11 @@ class AlpacaBroker:
         await self._send(st)
 
     async def _send(self, st: _Order) -> None:
-        """POST the order (idempotent by client_order_id), after looking it up if it may exist."""
+        """POST the order (idempotent by client_order_id, see AlpacaRest.submit_order).
+
+        If every attempt fails without a verdict (network down), the order stays open with no
+        broker id; the poller looks it up until the broker answers, and rejects it only once the
+        broker says it has no such order."""
         loop = asyncio.get_running_loop()
         st.inflight = fut = loop.create_future()
         try:
@@ -563,16 +567,17 @@ class AlpacaBroker:
         while True:
             await asyncio.sleep(s.poll_interval)
             now = time.monotonic()
-            any_open = watch = overdue = False
+            any_open = watch = overdue = unknown = False
             for st in self._orders.values():
                 if st.open:
                     any_open = True
+                    unknown = unknown or (st.broker_id is None and st.inflight is None)
                     # Only orders the broker has acknowledged can produce trade updates.
                     watch = watch or st.broker_id is not None
                     if st.pending is not None and now - st.owed_since >= s.fill_grace:
                         overdue = True
             self.stream.expect_updates(s.order_silence_timeout if watch else None)
-            if not overdue and (self.stream.connected or not any_open):
+            if not (overdue or unknown) and (self.stream.connected or not any_open):
                 continue
             try:
                 await self.reconcile()
@@ -642,6 +647,11 @@ class AlpacaBroker:
             o = await self.rest.get_order(st.broker_id)
         else:
             o = await self.rest.get_order_by_client_order_id(st.wire_cid)
+            if o is None and st.inflight is None and st.open:
+                self._set_status(
+                    st, OrderStatus.REJECTED, time.time_ns(), reason="the broker never received it", local=True
+                )
+                return
         if o is not None:
             self._apply_order(st, o)
 

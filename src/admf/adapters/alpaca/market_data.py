@@ -98,7 +98,7 @@ class MarketDataStream(ReconnectingWebSocket):
     """The data websocket. Delivers decoded messages to `on_messages` (a list per frame)."""
 
     component = "market_data"
-    _in_use: ClassVar[set[str]] = set()
+    _in_use: ClassVar[dict[str, MarketDataStream]] = {}
 
     def __init__(
         self,
@@ -120,12 +120,13 @@ class MarketDataStream(ReconnectingWebSocket):
         self.errors: list[tuple[int, str]] = []
 
     async def start(self, wait: bool = True) -> None:
-        if self.url in MarketDataStream._in_use and self._task is None:
+        owner = MarketDataStream._in_use.get(self.url)
+        if owner is not None and owner is not self:
             raise StreamError(
                 f"a market data connection to {self.url} is already open in this process; "
                 "subscribe more symbols on it instead of opening another"
             )
-        MarketDataStream._in_use.add(self.url)
+        MarketDataStream._in_use[self.url] = self
         try:
             await super().start(wait)
         except BaseException:
@@ -134,7 +135,8 @@ class MarketDataStream(ReconnectingWebSocket):
 
     async def close(self) -> None:
         await super().close()
-        MarketDataStream._in_use.discard(self.url)
+        if MarketDataStream._in_use.get(self.url) is self:
+            del MarketDataStream._in_use[self.url]
 
     async def _handshake(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         t = self.settings.handshake_timeout
