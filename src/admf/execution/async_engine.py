@@ -122,9 +122,7 @@ class AsyncExecutionEngine:
         loop = _new_loop(self._use_uvloop)
         ready = threading.Event()
         self._loop = loop
-        self._thread = threading.Thread(
-            target=self._run_loop, args=(loop, ready), name=self._name, daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_loop, args=(loop, ready), name=self._name, daemon=True)
         self._thread.start()
         ready.wait()
         fut = asyncio.run_coroutine_threadsafe(self._startup(), loop)
@@ -173,9 +171,7 @@ class AsyncExecutionEngine:
         limit_price: float | None = None,
         stop_price: float | None = None,
     ) -> None:
-        self._command(
-            "replace", client_order_id, self.broker.replace, client_order_id, qty, limit_price, stop_price
-        )
+        self._command("replace", client_order_id, self.broker.replace, client_order_id, qty, limit_price, stop_price)
 
     def cancel_all(self) -> None:
         self._command("cancel_all", "", self.broker.cancel_all)
