@@ -225,6 +225,17 @@ def test_buy_stop_limit_gap_past_the_limit_fills_later_in_the_same_bar() -> None
     assert r.prices() == [10.7]
 
 
+def test_buy_stop_limit_with_limit_below_stop_triggered_inside_the_bar_waits_for_the_next_bar() -> None:
+    # stop 10.5, limit 10.3: the bar opens at 10.2, trades up through 10.5 and down to 10.1.
+    # Whether 10.1 came before or after the trigger is unknown, so no fill in this bar (conservative)
+    r = Rec()
+    r.order("buy", OrderType.STOP_LIMIT, stop=10.5, limit=10.3, tif=TimeInForce.GTC)
+    r.bar(1, 10.2, 10.6, 10.1, 10.4)
+    assert r.fills == [] and r.broker.orders["o1"].triggered
+    r.bar(2, 10.4, 10.45, 10.25, 10.3)  # now a resting limit: low 10.25 <= 10.3 from an open above it
+    assert r.fills == [(10.3, 2, "o1")]
+
+
 def test_untriggered_stop_limit_does_not_fill_on_its_limit() -> None:
     r = Rec()
     r.order("buy", OrderType.STOP_LIMIT, stop=10.5, limit=10.7)

@@ -7,7 +7,9 @@ checked against each later bar of their symbol:
 - buy limit: fills when low <= limit, at min(open, limit); sell limit: high >= limit, at max(open, limit).
 - buy stop: triggers when high >= stop, fills at max(open, stop) plus slippage (a gap fills at the open).
 - stop-limit: triggers like a stop; then fills at the trigger price if that is within the
-  limit, else rests as a limit order (same bar included).
+  limit, else rests as a limit order: from the same bar when the open gapped through the stop
+  (the rest of the bar follows the open), from the next bar when it triggered inside the bar
+  (the bar's range may have come back before the trigger).
 - DAY orders expire at the end of the session day they were placed in (America/New_York).
 """
 
@@ -150,6 +152,8 @@ class SimulatedBroker:
             else:
                 return None
             od.triggered = True
+            if trigger != o and (trigger > r.limit_price if buy else trigger < r.limit_price):
+                return None  # triggered inside the bar beyond its limit: the way back may have come first
             return _limit_price(buy, r.limit_price, trigger, h, l)
         return _limit_price(buy, r.limit_price, o, h, l)
 
