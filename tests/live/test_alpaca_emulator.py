@@ -382,3 +382,19 @@ def test_submit_while_the_broker_is_down_is_resolved_when_it_returns(live, emu, 
     assert upd.status is OrderStatus.REJECTED and "never received" in upd.reason
     assert _orders_at_emulator(ref, "down-1") == []
     assert not col.of(Fill)
+
+
+def test_replace_whose_answer_is_lost_still_follows_the_new_order(live, emu, ref):
+    engine, broker, col, journal = live
+    low = round(emu.price("SPY") * 0.9, 2)
+    engine.submit(_req("lost-patch", qty=5.0, order_type=OrderType.LIMIT, limit_price=low))
+    col.until(lambda evs: any(isinstance(e, OrderUpdate) and e.status is OrderStatus.NEW for e in evs))
+    emu.set_fault("order_errors", status=502, count=1, actions=["replace"])  # replaced, then a 502
+    engine.replace("lost-patch", limit_price=round(low - 1, 2))
+    col.until(lambda evs: any(isinstance(e, CommandFailed) and e.command == "replace" for e in evs))
+    new = next(o for o in _orders_at_emulator(ref, "lost-patch") if o.status.value == "new")
+    col.until(lambda evs: broker.order_state("lost-patch")[2] == str(new.id))  # adopted the new order
+    engine.cancel("lost-patch")
+    col.until(_filled("lost-patch"))
+    assert col.of(OrderUpdate)[-1].status is OrderStatus.CANCELED
+    assert ref.get_order_by_id(new.id).status.value == "canceled"

@@ -80,6 +80,7 @@ class _Order:
         "pending",
         "owed_since",
         "owed_checks",
+        "replacing",
     )
 
     def __init__(self, req: OrderRequest) -> None:
@@ -100,6 +101,7 @@ class _Order:
         self.pending: tuple[OrderStatus, int, float | None, str] | None = None  # terminal, held back
         self.owed_since = 0.0
         self.owed_checks = 0
+        self.replacing = False  # our PATCH is in flight: its answer binds the new order
 
     @property
     def open(self) -> bool:
@@ -273,13 +275,19 @@ class AlpacaBroker:
         st.replacements += 1
         wire = _wire_cid(st.cid, st.replacements)
         self._by_wire[wire] = st
+        st.replacing = True
         try:
             order = await self.rest.replace_order(
                 old_id, qty=qty, limit_price=limit_price, stop_price=stop_price, client_order_id=wire
             )
-        except (OrderRejected, NotFound):
-            await self._refresh(st)
+        except AlpacaError:
+            # Refused, or no answer: the old order's state tells (a "replaced" one is followed).
+            st.replacing = False
+            with contextlib.suppress(AlpacaError):
+                await self._refresh(st)
             raise
+        finally:
+            st.replacing = False
         changes = {"qty": qty, "limit_price": limit_price, "stop_price": stop_price}
         # qty is the replacement order's own quantity (what is left to trade), as in Alpaca.
         new_req = {k: v for k, v in changes.items() if v is not None}
@@ -479,8 +487,9 @@ class AlpacaBroker:
                 return  # an earlier order of a replace chain: its status is not the order's
         status = m.to_status(o.status)
         if status is OrderStatus.REPLACED:
-            if o.replaced_by:  # replaced by someone else: follow the chain
-                self._bind(st, o.replaced_by)
+            if o.replaced_by and not st.replacing and o.replaced_by not in st.ids:
+                # Replaced by someone else (or before our PATCH answered): follow the chain.
+                self._spawn(self._adopt(st, o.replaced_by))
             return
         if status is OrderStatus.REJECTED and st.prev_ids:
             self._revert_replacement(st)
@@ -641,6 +650,17 @@ class AlpacaBroker:
                     self._foreign.add(a.order_id)
             if st is not None:
                 self._apply_fill(st, exec_id, a.qty, a.price, m.parse_ts_ns(a.transaction_time), "reconcile")
+
+    async def _adopt(self, st: _Order, broker_id: str) -> None:
+        o = await self.rest.get_order(broker_id)
+        if o is None or broker_id in st.ids:
+            return
+        if st.broker_id is not None:
+            st.prev_ids.append(st.broker_id)
+        self._by_wire[o.client_order_id] = st
+        st.wire_cid = o.client_order_id
+        self._bind(st, o.id, o.client_order_id)
+        self._apply_order(st, o)
 
     async def _refresh(self, st: _Order) -> None:
         if st.broker_id is not None:
