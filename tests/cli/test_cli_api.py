@@ -83,3 +83,13 @@ def test_user_strategy_registering_a_builtin_name_is_a_config_error(tmp_path: Pa
     # the built-in is untouched
     r = admf.backtest({"data_dir": str(DATA), "data": "SPY_5m", "strategy": ["sma_crossover"]}, bars=300)
     assert np.isfinite(r.equity).all()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_example_config_runs_on_the_shipped_data(path: Path) -> None:
+    out = admf.backtest(path, bars=2000)
+    results = out if isinstance(out, list) else [out]
+    for r in results:
+        assert len(r.equity) == 2000 and np.isfinite(r.equity).all()
+        assert len(r.trades) > 0, r.label or r.name
+        assert r.equity.iloc[0] == pytest.approx(r.config.portfolio.initial_capital, rel=1e-3)
