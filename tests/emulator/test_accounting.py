@@ -130,6 +130,10 @@ def test_cash_and_positions_follow_the_fills(seq, partial, multiplier) -> None:
     open_ids = [o.id for lst in b.open_by_symbol.values() for o in lst]
     assert len(open_ids) == len(set(open_ids))
     assert set(open_ids) == {o.id for o in b.order_list if o.is_open}
+    # qty_available: the position less what open orders on the reducing side hold, floored at zero.
     for p in b.positions.values():
-        avail = b._qty_available(p.symbol)
-        assert (avail >= 0) if p.qty > 0 else (avail <= 0)
+        reducing = "sell" if p.qty > 0 else "buy"
+        held = sum((o.qty - o.filled_qty for o in b.order_list if o.is_open and o.symbol == p.symbol
+                    and o.side == reducing and o.qty is not None), D(0))
+        expect = max(abs(p.qty) - held, D(0))
+        assert D(b.get_position(p.symbol)["qty_available"]) == (expect if p.qty > 0 else -expect)

@@ -431,19 +431,21 @@ class Broker:
         }
 
     def _held(self, symbol: str, closing_side: str) -> Decimal:
+        """Shares held by every open order on the side that would reduce the position."""
         held = ZERO
         for o in self.open_by_symbol.get(symbol, ()):
-            if o.side == closing_side and not o.opening and o.is_open and o.qty is not None:
+            if o.side == closing_side and o.is_open and o.qty is not None:
                 held += o.remaining()
         return held
 
     def _qty_available(self, symbol: str) -> Decimal:
+        """Signed like the position, never past zero (open orders may exceed a position)."""
         pos = self.positions.get(symbol)
         if pos is None:
             return ZERO
         if pos.qty > 0:
-            return pos.qty - self._held(symbol, "sell")
-        return pos.qty + self._held(symbol, "buy")
+            return max(pos.qty - self._held(symbol, "sell"), ZERO)
+        return min(pos.qty + self._held(symbol, "buy"), ZERO)
 
     def list_positions(self) -> list[dict[str, Any]]:
         return [self._position_wire(p) for _, p in sorted(self.positions.items())]
@@ -1111,12 +1113,15 @@ class Broker:
         if date and (after or until):
             raise unprocessable("date cannot be combined with after or until")
         try:
-            size = int(q.get("page_size") or 100)
+            size = int(q.get("page_size") or (0 if date else 100))
         except ValueError:
             raise unprocessable("invalid page_size") from None
-        if size <= 0:
+        if size < 0 or (size == 0 and not date):
             raise unprocessable("page_size must be > 0")
-        size = min(size, 100) if not date else size
+        if not date:
+            size = min(size, 100)
+        elif size == 0:
+            size = len(self.activities) + 1  # a date alone pages nothing
         lo = parse_time(after, "after") if after else None
         hi = parse_time(until, "until") if until else None
         if date:

@@ -119,8 +119,7 @@ class EmulatorServer:
             if self.store is not None:
                 self.store.wipe()
                 self._flush_now(all_orders=True)
-        self.data_hub.daily.clear()
-        self._seed_daily()
+        self.data_hub.daily_stale = True
 
     def _set_day(self, ts: int) -> bool:
         """Track the New York date of ts; True when it differs from the previous one."""
@@ -150,7 +149,9 @@ class EmulatorServer:
             if i >= 0:
                 self.broker.lastday[sym] = fdec(s.c[i])
 
-    def _seed_daily(self) -> None:
+    def seed_daily(self) -> None:
+        """The running daily bar of every symbol, from the bars played so far today."""
+        self.data_hub.daily.clear()
         if self._day is None:
             return
         for sym, s in self.market.series.items():

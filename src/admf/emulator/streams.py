@@ -209,7 +209,8 @@ class DataHub:
         self.conns: set[Conn] = set()
         self._lists: dict[str, tuple[list, ...]] = {}
         self._trade_id = 0
-        self.daily: dict[str, list] = {}  # symbol -> [day_start_ns, o, h, l, c, v, n, pv]
+        self.daily: dict[str, list] = {}  # symbol -> [day_start_ns, o, h, l, c, v, n, sum(vw * v)]
+        self.daily_stale = True
 
     def _control(self, conn: Conn, obj: dict) -> None:
         conn.push(msgpack.packb([obj]) if conn.msgpack else encode_json([obj]))
@@ -346,15 +347,21 @@ class DataHub:
         srv = self.server
         conns = [c for c in self.conns if c.authed and not c.closed]
         if not conns:
-            if new_day:
-                self.daily.clear()
+            self.daily_stale = True  # rebuilt from the series when someone listens again
             return
+        reseeded = self.daily_stale
+        if reseeded:
+            srv.seed_daily()  # includes the bars of this step
+            self.daily_stale = False
         silent = srv.faults.silent("data")
         half = srv.cfg.spread / 2
         for s, i in items:
             sym = s.symbol
             t, o, h, l, c, v, n, vw = self._cols(s)
-            d = self._update_daily(sym, bar_start, o[i], h[i], l[i], c[i], v[i], n[i], vw[i], new_day)
+            if reseeded:
+                d = self.daily[sym]
+            else:
+                d = self._update_daily(sym, bar_start, o[i], h[i], l[i], c[i], v[i], n[i], vw[i], new_day)
             if silent:
                 continue
             enc_mp: dict[str, bytes] = {}
