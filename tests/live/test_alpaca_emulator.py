@@ -98,7 +98,7 @@ def test_submit_fill_reaches_the_inbox_once(live, emu, ref):
     engine, broker, col, journal = live
     t0 = time.perf_counter()
     engine.submit(_req("mkt-1", qty=3.0))
-    assert time.perf_counter() - t0 < 0.01  # the main thread never waits for the network
+    assert time.perf_counter() - t0 < 0.05  # the main thread never waits for the network (~10 us)
     col.until(_filled("mkt-1"))
     col.settle(0.3)
     (fill,) = col.of(Fill)
