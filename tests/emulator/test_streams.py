@@ -10,7 +10,7 @@ import aiohttp
 import msgpack
 from alpaca.data.live.stock import StockDataStream
 from alpaca.trading.models import TradeUpdate
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 from alpaca.trading.stream import TradingStream
 
 from admf.emulator.testing import TEST_KEY, TEST_SECRET
@@ -221,3 +221,32 @@ async def test_trade_stream_msgpack_codec(emulator, rest) -> None:
         await asyncio.to_thread(rest(emulator).order, qty=2)
         new = msgpack.unpackb((await asyncio.wait_for(ws.receive(), 5)).data)
         assert new["data"]["event"] == "new" and new["data"]["order"]["qty"] == "2"
+
+
+async def test_alpaca_parses_replaced_expired_rejected(emulator, trading_client) -> None:
+    tc = trading_client(emulator)
+    events: list[TradeUpdate] = []
+
+    async def on_update(u: TradeUpdate) -> None:
+        events.append(u)
+
+    ts = TradingStream(emulator.api_key, emulator.secret_key, url_override=emulator.stream_url)
+    ts.subscribe_trade_updates(on_update)
+    task = asyncio.create_task(ts._run_forever())
+    try:
+        await _poll(lambda: emulator.call(lambda s: any(c.listening for c in s.trade_hub.conns)))
+        o = await asyncio.to_thread(tc.submit_order, LimitOrderRequest(
+            symbol="SPY", qty=1, limit_price=1.0, side="buy", time_in_force="day"))
+        new = await asyncio.to_thread(tc.replace_order_by_id, o.id, ReplaceOrderRequest(limit_price=2.0))
+        await asyncio.to_thread(emulator.set_fault, "reject_orders")
+        rej = await asyncio.to_thread(tc.submit_order, MarketOrderRequest(symbol="SPY", qty=1, side="buy",
+                                                                          time_in_force="day"))
+        await asyncio.to_thread(emulator.advance_to, "2024-01-02T21:00:00Z")  # the close: DAY orders expire
+        await _poll(lambda: any(e.event == "expired" for e in events))
+    finally:
+        await _stop(ts, task)
+    got = [(e.event, str(e.order.id)) for e in events]
+    assert got == [("new", str(o.id)), ("replaced", str(o.id)), ("new", str(new.id)), ("rejected", str(rej.id)),
+                   ("expired", str(new.id))]
+    assert events[1].order.status == "replaced" and str(events[1].order.replaced_by) == str(new.id)
+    assert events[-1].order.expired_at is not None

@@ -137,3 +137,25 @@ def test_clock_calendar_assets(emulator, trading_client) -> None:
     with pytest.raises(APIError) as e:
         tc.get_asset("NOPE")
     assert e.value.status_code == 404 and e.value.code == 40410000
+
+
+def test_fill_activities_page_by_token(emulator, rest) -> None:
+    r = rest(emulator)
+    for i in range(5):
+        r.order(qty=i + 1)
+    everything = r("GET", "/v2/account/activities/FILL", params={"direction": "asc"}).json()
+    assert [a["qty"] for a in everything] == ["1", "2", "3", "4", "5"]
+    assert len({a["id"] for a in everything}) == 5 and all("::" in a["id"] for a in everything)
+    pages, token = [], None
+    while True:
+        params = {"page_size": 2, **({"page_token": token} if token else {})}
+        page = r("GET", "/v2/account/activities", params={"activity_types": "FILL", **params}).json()
+        if not page:
+            break
+        pages.append(page)
+        token = page[-1]["id"]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [a for p in pages for a in p] == everything[::-1]  # default direction: newest first
+    assert r("GET", "/v2/account/activities", params={"activity_types": "DIV"}).json() == []
+    assert len(r("GET", "/v2/account/activities/FILL", params={"date": "2024-01-02"}).json()) == 5
+    assert r("GET", "/v2/account/activities/FILL", params={"date": "2024-01-03"}).json() == []
