@@ -85,24 +85,31 @@ def q9(d: Decimal) -> Decimal:
         return d.quantize(Decimal("1e-9"))
 
 
+_SECOND_PREFIX: dict[int, str] = {}
+
+
+def _prefix(sec: int) -> str:
+    p = _SECOND_PREFIX.get(sec)
+    if p is None:
+        if len(_SECOND_PREFIX) > 4096:
+            _SECOND_PREFIX.clear()
+        tm = time.gmtime(sec)
+        p = _SECOND_PREFIX[sec] = (
+            f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
+        )
+    return p
+
+
 def iso_us(ns: int) -> str:
     """UTC RFC 3339 with microseconds, as Alpaca stamps orders ("...T15:01:02.118233Z")."""
     sec, rem = divmod(ns, NS)
-    tm = time.gmtime(sec)
-    return (
-        f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:"
-        f"{tm.tm_sec:02d}.{rem // 1000:06d}Z"
-    )
+    return f"{_prefix(sec)}.{rem // 1000:06d}Z"
 
 
 def iso_ns(ns: int) -> str:
     """UTC RFC 3339 with the fraction trimmed ("...T13:30:00Z", "...T15:51:44.208Z")."""
     sec, rem = divmod(ns, NS)
-    tm = time.gmtime(sec)
-    head = (
-        f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:{tm.tm_min:02d}:"
-        f"{tm.tm_sec:02d}"
-    )
+    head = _prefix(sec)
     if rem:
         return head + "." + f"{rem:09d}".rstrip("0") + "Z"
     return head + "Z"
