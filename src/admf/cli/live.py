@@ -6,16 +6,14 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import yaml
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
-
-from admf.config.schema import Config
 from admf.core.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from admf.config.schema import Config
 
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +29,9 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) -> int:
+    from rich.live import Live
+    from rich.text import Text
+
     from admf.runtime.factory import Endpoints, live_runner
 
     if getattr(args, "live", False) and not getattr(args, "confirm_live", False):
@@ -64,6 +65,9 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
 
 def write_live_run(cfg: Config, session: Any, started: float) -> Path:
     """The live run directory: resolved config, fills, trades and a summary."""
+    import pandas as pd
+    import yaml
+
     from admf.runtime.backtest import _fills_frame, _trades_frame
     from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
 
@@ -106,6 +110,8 @@ live_trading:
 def run_demo(args: Any, console: Console) -> int:
     """A whole live session against the in-process emulator: no keys, no network."""
     import tempfile
+
+    import yaml
 
     from admf.config.interpolate import interpolate
     from admf.config.loader import config_from_dict

@@ -257,12 +257,13 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
         return 0
     if len(results) == 1:
         r = results[0]
-        con.print(format_metrics_table(r.metrics, title=f"{cfg.name}: {len(tl):,} bars, {', '.join(tl.symbols)}"))
+        title = f"{cfg.name}: {len(tl):,} bars, {', '.join(tl.symbols)}"
+        con.print(format_metrics_table(r.metrics.to_dict(), title=title))
         if len(r.books) > 1:
             con.print(rank_table([{"book": b, **d["metrics"]} for b, d in r.books.items()], sort_by="total_return",
                                  top=len(r.books), title="Books"))
     else:
-        rows = [{"label": r.label, **r.metrics} for r in results]
+        rows = [{"label": r.label, **r.metrics.to_dict()} for r in results]
         con.print(rank_table(rows, sort_by="sharpe", top=20, title=f"{cfg.name}: {len(results)} combinations"))
     con.print(f"run directory: {run_dir}")
     return 0

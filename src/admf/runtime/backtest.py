@@ -42,7 +42,7 @@ class BacktestResult:
 
     name: str
     config: Config
-    metrics: dict[str, Any]
+    metrics: pd.Series  # metric name -> value (object dtype: numbers, None, ISO times)
     trades: pd.DataFrame
     equity: pd.Series
     fills: pd.DataFrame
@@ -54,7 +54,7 @@ class BacktestResult:
     label: str = ""
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics}
+        return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics.to_dict()}
 
 
 def resolve_data_dir(cfg: Config) -> Path:
@@ -263,7 +263,8 @@ def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
     capital = sum(b.initial_cash for b in build.books.values())
     equity = pd.Series(total, index=index, name="equity")
     trades = _trades_frame(build.books)
-    metrics = compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy)
+    metrics = pd.Series(compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy),
+                        dtype=object, name="metrics")
     sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
     signals = pd.DataFrame(sig_rows, columns=["strategy_id", "symbol", "bar", "ts", "signal"])
     return BacktestResult(name=cfg.name, config=cfg, metrics=metrics, trades=trades, equity=equity,

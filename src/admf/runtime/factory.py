@@ -104,12 +104,16 @@ class LiveRunner:
         self.session: LiveSession | None = None
 
     def start(self) -> LiveSession:
+        # What earlier sessions on this journal applied; read before the engine starts, since the
+        # fills it recovers on start reach the session through the inbox.
+        earlier = self.journal.fills()
         self.engine.start()
         try:
             account = self.engine.run(self.broker.account())
             capital = _journal_capital(self.journal, float(account.cash))
             self.session = LiveSession(self.cfg, self.symbols, self.timeframe, engine=self.engine, inbox=self.inbox,
                                        capital=capital, id_tag=session_tag())
+            self.session.restore(earlier)
             if self.warmup and self.cfg.live_trading.warmup_bars:
                 self._warm_up(self.session)
         except BaseException:

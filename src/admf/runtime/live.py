@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -103,6 +103,7 @@ class LiveBroker:
 class LiveStats:
     bars: int = 0
     fills: int = 0
+    restored_fills: int = 0
     duplicate_fills: int = 0
     updates: int = 0
     command_failures: int = 0
@@ -173,6 +174,24 @@ class LiveSession:
                 slot.eff = s if (s > 0 and slot.allow_long) or (s < 0 and slot.allow_short) else 0
             self.prices[bar.symbol] = bar.close
             n += 1
+        return n
+
+    def restore(self, fills: Iterable[Fill]) -> int:
+        """Apply the fills earlier sessions on the same journal applied (a restart, a crash), so
+        the books start where the broker's account is; call before any live event."""
+        n = 0
+        for fill in fills:
+            book = self.build.books.get(fill.strategy_id)
+            if book is None:
+                log.warning("journal fill %s of unknown book %r not restored", fill.exec_id, fill.strategy_id)
+                continue
+            if not book.apply_fill(fill, self._bar_i):
+                continue
+            n += 1
+            slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
+            if slot is not None:
+                slot.on_fill(fill, self._bar_i)  # re-arms the exit guard of a restored position
+        self.stats.restored_fills += n
         return n
 
     # -- events -----------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def write_result_files(w: RunWriter, result: Any, prefix: str = "", *, report: b
     from admf.analytics.metrics import metrics_to_json
     from admf.analytics.report import write_html_report
 
-    w.text(f"{prefix}metrics.json", metrics_to_json(result.metrics))
+    w.text(f"{prefix}metrics.json", metrics_to_json(result.metrics.to_dict()))
     w.frame(f"{prefix}trades.csv", result.trades)
     w.frame(f"{prefix}fills.csv", result.fills)
     w.frame(f"{prefix}orders.csv", result.orders)
@@ -87,7 +87,7 @@ def write_result_files(w: RunWriter, result: Any, prefix: str = "", *, report: b
         w.text(f"{prefix}books.json", json.dumps(books, indent=2, default=str))
     if report:
         write_html_report(w.path(f"{prefix}report.html"), name=result.label or result.name,
-                          metrics=result.metrics, equity=result.equity, trades=result.trades)
+                          metrics=result.metrics.to_dict(), equity=result.equity, trades=result.trades)
 
 
 def write_run(results: list[Any], cfg: Config, out: str | Path, *, report: bool = True) -> Path:
@@ -98,14 +98,14 @@ def write_run(results: list[Any], cfg: Config, out: str | Path, *, report: bool 
         if len(results) == 1:
             write_result_files(w, results[0], report=report)
         else:
-            rows = [{"variant": i, "label": r.label, **r.metrics} for i, r in enumerate(results)]
+            rows = [{"variant": i, "label": r.label, **r.metrics.to_dict()} for i, r in enumerate(results)]
             w.frame("grid.csv", pd.DataFrame(rows))
             best = max(range(len(results)), key=lambda i: _score(results[i].metrics))
             w.text("best.json", json.dumps({"variant": best, "label": results[best].label}, indent=2))
             for i, r in enumerate(results):
                 from admf.analytics.metrics import metrics_to_json
 
-                w.text(f"variants/{i:04d}/metrics.json", metrics_to_json(r.metrics))
+                w.text(f"variants/{i:04d}/metrics.json", metrics_to_json(r.metrics.to_dict()))
                 w.frame(f"variants/{i:04d}/trades.csv", r.trades)
             write_result_files(w, results[best], prefix="best/", report=report)
         return w.commit()
