@@ -250,3 +250,16 @@ async def test_alpaca_parses_replaced_expired_rejected(emulator, trading_client)
                    ("expired", str(new.id))]
     assert events[1].order.status == "replaced" and str(events[1].order.replaced_by) == str(new.id)
     assert events[-1].order.expired_at is not None
+
+
+async def test_header_auth_and_short_auth_forms(emulator) -> None:
+    keys = {"APCA-API-KEY-ID": TEST_KEY, "APCA-API-SECRET-KEY": TEST_SECRET}
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(emulator.data_stream_url("iex"), headers=keys) as ws:
+            assert json.loads((await ws.receive()).data)[0]["msg"] == "connected"
+            assert json.loads((await ws.receive()).data) == [{"T": "success", "msg": "authenticated"}]
+            await ws.send_str(json.dumps({"action": "subscribe", "bars": ["SPY"]}))
+            assert json.loads((await ws.receive()).data)[0]["bars"] == ["SPY"]
+        async with http.ws_connect(emulator.stream_url) as ws:
+            await ws.send_str(json.dumps({"action": "auth", "key": TEST_KEY, "secret": TEST_SECRET}))
+            assert json.loads((await ws.receive()).data)["data"]["status"] == "authorized"

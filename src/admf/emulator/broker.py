@@ -13,6 +13,13 @@ Fill model (documented choices where Alpaca's paper engine is private):
   the first eligible bar; extended-hours DAY limits trade 04:00-20:00. DAY orders expire at the
   close of their session, OPG/CLS orders execute on the opening/closing bar, IOC/FOK never rest.
 * With `partial_fill_prob` > 0 an eligible fill may be split; the rest waits for the next bar.
+* Replace (PATCH) ends the old order `replaced` and admits a new one (new id, `replaces` set) whose
+  qty defaults to the old order's unfilled quantity; buying power is checked as if the old order
+  were gone. Cancel is immediate (no `pending_cancel`).
+* Buying power: multiplier 1 = cash; 2 = (equity - initial margin) * 2 with 50 % initial margin on
+  gross exposure; 4 = the same times 4. Open opening orders reserve their value. A queued order
+  that no longer fits at routing time is `rejected`.
+* Not modelled: bracket/OCO/OTO classes (422), wash-trade and PDT rules, fees, dividends, borrow.
 """
 
 from __future__ import annotations

@@ -100,7 +100,9 @@ class EmulatorServer:
     def _build_state(self, load: bool) -> None:
         m = self.market
         pos = m.index_of(self.cfg.start)
-        self.clock = ReplayClock(self._start_ns(pos), self.cfg.speed)
+        old = getattr(self, "clock", None)
+        speed = old.speed if (old is not None and load) else self.cfg.speed  # a restart keeps set_speed()
+        self.clock = ReplayClock(self._start_ns(pos), speed)
         if len(m.times):
             self.clock.limit = int(m.times[-1]) + m.tf_ns
         self.broker = Broker(self.cfg, m, self.clock, emit=self._emit)
