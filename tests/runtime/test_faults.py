@@ -10,9 +10,13 @@ that silently did nothing cannot pass.
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import msgspec
 import pytest
-from conftest import HEALING, assert_consistent, scripted
+from runtime_support import HEALING, assert_consistent, scripted
 
 from admf.execution.inbox import CommandFailed, DataGap
 
@@ -194,3 +198,28 @@ def test_emulator_restart_keeps_state_and_a_fill_lost_in_it_is_recovered(harness
     h.settle()
     assert h.broker.stats["recovered_fills"] == 1
     _finish(h)
+
+
+def test_the_checks_catch_a_repeated_post_and_a_fill_applied_twice(harness) -> None:
+    """The invariants above are not vacuous: a blind resend and a double-applied fill both fail them."""
+    h = harness(scripted("2=1"), settings=HEALING)
+    h.start()
+    h.play(2)
+    assert_consistent(h)
+    cid = h.posts[0]
+    body = json.dumps({"symbol": "SPY", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day",
+                       "client_order_id": cid}).encode()
+    req = urllib.request.Request(h.emu.trading_url + "/v2/orders", data=body, method="POST", headers={
+        "APCA-API-KEY-ID": h.emu.api_key, "APCA-API-SECRET-KEY": h.emu.secret_key, "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=5)
+    assert refused.value.code == 422  # the broker refuses the id, but the resend happened
+    with pytest.raises(AssertionError, match="POSTed more than once"):
+        assert_consistent(h)
+    h.posts.pop()
+    assert_consistent(h)
+    book = next(iter(h.session.books.values()))
+    again = msgspec.structs.replace(book.fills[0], exec_id=book.fills[0].exec_id + "-again")
+    assert book.apply_fill(again)  # the same execution under another id: the book cannot tell
+    with pytest.raises(AssertionError, match="positions differ"):
+        assert_consistent(h)

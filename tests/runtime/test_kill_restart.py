@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import HEALING, assert_books_match_broker, bars_file, broker_record, journal_rows, live_config_dict
+from runtime_support import HEALING, assert_books_match_broker, bars_file, broker_record, journal_rows, live_config_dict
 
 from admf.emulator.testing import start_emulator
 
