@@ -213,6 +213,15 @@ def test_rate_limit_burst_and_faults_at_start(emulator_factory, rest) -> None:
     assert [c.status_code for c in codes] == [429, 429, 200]
     assert codes[0].headers["X-Ratelimit-Remaining"] == "0" and "X-Ratelimit-Reset" in codes[0].headers
     assert codes[0].json()["code"] == 42910000
+    # a count burst resets within about a second, not after a whole minute
+    assert int(codes[0].headers["X-Ratelimit-Reset"]) - time.time() <= 2.0
+
+
+def test_timed_rate_limit_burst_resets_when_the_burst_ends(emulator_factory, rest) -> None:
+    emu = emulator_factory(faults={"rate_limit_burst": {"seconds": 20}})
+    resp = rest(emu)("GET", "/v2/account")
+    assert resp.status_code == 429
+    assert 18.0 <= int(resp.headers["X-Ratelimit-Reset"]) - time.time() <= 22.0
 
 
 def test_admin_fault_endpoints(emulator) -> None:

@@ -149,6 +149,11 @@ class Faults:
             return None
         return p
 
+    def remaining(self, name: str) -> float | None:
+        """Seconds left of a timed fault, None when it is not timed or not on."""
+        until = self._until.get(name)
+        return None if until is None or self._live(name) is None else max(0.0, until - time.monotonic())
+
     def describe(self) -> dict[str, Any]:
         out = {}
         for name in list(self.active):

@@ -255,8 +255,10 @@ class EmulatorServer:
             allowed, headers = limiter.hit()
         if not is_data and self.faults.burst():
             allowed = False
-            headers = dict(headers or {"X-Ratelimit-Limit": str(limiter.limit or 200),
-                                       "X-Ratelimit-Reset": str(int(time.time()) + 60)})
+            # the reset a client should wait for is the end of the burst, not a whole minute
+            left = self.faults.remaining("rate_limit_burst")
+            headers = dict(headers or {"X-Ratelimit-Limit": str(limiter.limit or 200)})
+            headers["X-Ratelimit-Reset"] = str(int(time.time() + (left if left is not None else 0.0)) + 1)
             headers["X-Ratelimit-Remaining"] = "0"
         if not allowed:
             body = {"message": "too many requests"} if is_data else {"code": 42910000, "message": "rate limit exceeded"}
