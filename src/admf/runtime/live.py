@@ -33,6 +33,8 @@ log = logging.getLogger("admf.live")
 
 NY = ZoneInfo("America/New_York")
 NS = 1_000_000_000
+# CommandFailed.error names after which a submitted order's fate is unknown (not a rejection)
+UNKNOWN_OUTCOME = frozenset({"BrokerUnavailable", "BrokerTimeout"})
 
 
 def session_code(ts: int, timeframe_ns: int) -> tuple[int, int]:
@@ -209,7 +211,10 @@ class LiveSession:
             self.stats.command_failures += 1
             log.warning("%s %s failed: %s %s", ev.command, ev.client_order_id, ev.error, ev.message)
             st = self.broker.orders.get(ev.client_order_id)
-            if ev.command == "submit" and st is not None and st.filled == 0:
+            # Unreachable or timed out: the broker may have accepted (even filled) the order; the
+            # adapter looks it up and reports the outcome as an OrderUpdate, so the order stays working.
+            unknown = ev.error in UNKNOWN_OUTCOME
+            if ev.command == "submit" and st is not None and st.filled == 0 and not unknown:
                 st.status = OrderStatus.REJECTED
                 self._slot_done(ev.client_order_id)
         elif t is DataGap:
