@@ -223,3 +223,25 @@ def test_the_checks_catch_a_repeated_post_and_a_fill_applied_twice(harness) -> N
     assert book.apply_fill(again)  # the same execution under another id: the book cannot tell
     with pytest.raises(AssertionError, match="positions differ"):
         assert_consistent(h)
+
+
+def test_broker_unreachable_right_after_accepting_the_close_of_a_flip(harness, tmp_path) -> None:
+    """The close leg of a flip is accepted and filled, then the broker goes away before answering
+    (its reply and updates lost, the lookup refused): the outcome is unknown, not a rejection, so
+    the open leg must still follow once the close's fill is recovered."""
+    h = harness(scripted(PLAN), emulator={"state_file": str(tmp_path / "emulator.sqlite")}, settings=HEALING)
+    h.start()
+    h.play(7)  # short 10
+    h.emu.set_fault("order_errors", mode="timeout", timeout=3.0, count=1, actions=["submit"])
+    h.emu.set_fault("drop_updates")
+    h.emu.step(1)  # bar 8: buy 10 to close; the broker fills it and stays silent
+    h.run_until(lambda: len(h.posts) == 4 and h.emu.state()["positions"] == {}, what="the close at the broker")
+    h.emu.restart(down=0.5)  # the POST's connection dies and the lookup finds nobody
+    h.emu.clear_faults()
+    h.run_until(lambda: [e.command for e in h.events if type(e) is CommandFailed] == ["submit"], what="unknown outcome")
+    h.run_until(lambda: len(h.posts) == 5, timeout=6.0, what="the open leg of the flip")
+    h.settle()
+    assert h.broker.stats["recovered_fills"] >= 1  # the close's fill, found over REST
+    assert h.session.positions() == {"SPY": 10.0}
+    h.events.clear()  # the submit failure above was expected
+    _finish(h)
