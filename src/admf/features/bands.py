@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import deque
 from math import fsum, sqrt
 from operator import mul
 
 from .base import NAN, Indicator
-from .cores import AtrCore, EmaCore
+from .cores import AtrCore, EmaCore, ExtremesCore
 from .registry import Period, Positive, register
 
 
@@ -129,49 +128,23 @@ class Donchian(Indicator):
     upper = highest high, lower = lowest low, middle = their mean (value = middle).
     Monotonic deques make each update amortized O(1)."""
 
-    __slots__ = ("period", "upper", "middle", "lower", "_n", "_hv", "_hi", "_lv", "_li")
+    __slots__ = ("period", "upper", "middle", "lower", "_ext")
     outputs = ("upper", "middle", "lower")
 
     def __init__(self, period: int = 20) -> None:
         super().__init__()
         self.period = period
         self.upper = self.middle = self.lower = NAN
-        self._n = 0
-        self._hv: deque[float] = deque()
-        self._hi: deque[int] = deque()
-        self._lv: deque[float] = deque()
-        self._li: deque[int] = deque()
+        self._ext = ExtremesCore(period)
 
     @property
     def warmup(self) -> int:
         return self.period
 
     def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
-        n = self._n
-        self._n = n + 1
-        hv = self._hv
-        hi = self._hi
-        while hv and hv[-1] <= h:
-            hv.pop()
-            hi.pop()
-        hv.append(h)
-        hi.append(n)
-        lv = self._lv
-        li = self._li
-        while lv and lv[-1] >= l:
-            lv.pop()
-            li.pop()
-        lv.append(l)
-        li.append(n)
-        cut = n - self.period
-        if hi[0] == cut:
-            hv.popleft()
-            hi.popleft()
-        if li[0] == cut:
-            lv.popleft()
-            li.popleft()
-        if n + 1 >= self.period:
-            up = self.upper = hv[0]
-            lo = self.lower = lv[0]
+        ext = self._ext
+        if ext.push(h, l):
+            up = self.upper = ext.hv[0]
+            lo = self.lower = ext.lv[0]
             self.value = self.middle = (up + lo) / 2.0
             self.ready = True

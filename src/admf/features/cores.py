@@ -6,6 +6,7 @@ The arithmetic follows TA-Lib step for step so composites match it after warm-up
 
 from __future__ import annotations
 
+from collections import deque
 from math import fsum
 
 from .base import NAN
@@ -111,3 +112,47 @@ class AtrCore:
             self.value = self.total / self.period
             self.ready = True
         return self.value
+
+
+class ExtremesCore:
+    """Highest/lowest of a sliding window with monotonic deques (amortized O(1)).
+
+    Ties keep the most recent bar, as TA-Lib's AROON does.
+    """
+
+    __slots__ = ("size", "n", "hv", "hi", "lv", "li")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.n = 0
+        self.hv: deque[float] = deque()
+        self.hi: deque[int] = deque()
+        self.lv: deque[float] = deque()
+        self.li: deque[int] = deque()
+
+    def push(self, h: float, l: float) -> bool:
+        """Add one bar; True once the window is full."""
+        n = self.n
+        self.n = n + 1
+        hv = self.hv
+        hi = self.hi
+        while hv and hv[-1] <= h:
+            hv.pop()
+            hi.pop()
+        hv.append(h)
+        hi.append(n)
+        lv = self.lv
+        li = self.li
+        while lv and lv[-1] >= l:
+            lv.pop()
+            li.pop()
+        lv.append(l)
+        li.append(n)
+        cut = n - self.size
+        if hi[0] == cut:
+            hv.popleft()
+            hi.popleft()
+        if li[0] == cut:
+            lv.popleft()
+            li.popleft()
+        return n + 1 >= self.size

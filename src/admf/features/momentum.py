@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from admf.core.errors import ConfigError
 
 from .base import NAN, Indicator
-from .cores import EmaCore, SmaCore
+from .cores import EmaCore, ExtremesCore, SmaCore
 from .registry import Period, register
 
 # Ranges and deviations below this fraction of the price level are rounding noise; TA-Lib
@@ -142,50 +141,6 @@ class MACD(Indicator):
             self.ready = True
 
 
-class _Extremes:
-    """Highest/lowest of a sliding window with monotonic deques (amortized O(1)).
-
-    Ties keep the most recent bar, as TA-Lib's AROON does.
-    """
-
-    __slots__ = ("size", "n", "hv", "hi", "lv", "li")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.n = 0
-        self.hv: deque[float] = deque()
-        self.hi: deque[int] = deque()
-        self.lv: deque[float] = deque()
-        self.li: deque[int] = deque()
-
-    def push(self, h: float, l: float) -> bool:
-        """Add one bar; True once the window is full."""
-        n = self.n
-        self.n = n + 1
-        hv = self.hv
-        hi = self.hi
-        while hv and hv[-1] <= h:
-            hv.pop()
-            hi.pop()
-        hv.append(h)
-        hi.append(n)
-        lv = self.lv
-        li = self.li
-        while lv and lv[-1] >= l:
-            lv.pop()
-            li.pop()
-        lv.append(l)
-        li.append(n)
-        cut = n - self.size
-        if hi[0] == cut:
-            hv.popleft()
-            hi.popleft()
-        if li[0] == cut:
-            lv.popleft()
-            li.popleft()
-        return n + 1 >= self.size
-
-
 @register("stochastic", k_period=Period(14, lo=1), k_smooth=Period(3, lo=1), d_period=Period(3, lo=1))
 class Stochastic(Indicator):
     """Slow stochastic as TA-Lib STOCH with SMA smoothing: fast %K over ``k_period`` bars,
@@ -200,7 +155,7 @@ class Stochastic(Indicator):
         self.k_smooth = k_smooth
         self.d_period = d_period
         self.k = self.d = NAN
-        self._ext = _Extremes(k_period)
+        self._ext = ExtremesCore(k_period)
         self._ksma = SmaCore(k_smooth)
         self._dsma = SmaCore(d_period)
 
@@ -237,7 +192,7 @@ class WilliamsR(Indicator):
     def __init__(self, period: int = 14) -> None:
         super().__init__()
         self.period = period
-        self._ext = _Extremes(period)
+        self._ext = ExtremesCore(period)
 
     @property
     def warmup(self) -> int:
@@ -345,7 +300,7 @@ class Aroon(Indicator):
         super().__init__()
         self.period = period
         self.up = self.down = self.osc = NAN
-        self._ext = _Extremes(period + 1)
+        self._ext = ExtremesCore(period + 1)
         self._factor = 100.0 / period
 
     @property
