@@ -7,14 +7,12 @@ The strategy code cannot tell a live session from a backtest.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -26,25 +24,14 @@ from admf.data.timeframe import timeframe_ns
 from admf.data.timeline import merge
 from admf.execution.inbox import CommandFailed, ConnectionState, DataGap, Inbox
 from admf.risk.pretrade import PreTradeGuard, PreTradeLimits
-from admf.risk.slot import IN, LAST, OFF
 from admf.runtime.backtest import BacktestBuild
+from admf.runtime.session import session_code
 
 log = logging.getLogger("admf.live")
 
-NY = ZoneInfo("America/New_York")
 NS = 1_000_000_000
 # CommandFailed.error names after which a submitted order's fate is unknown (not a rejection)
 UNKNOWN_OUTCOME = frozenset({"BrokerUnavailable", "BrokerTimeout"})
-
-
-def session_code(ts: int, timeframe_ns: int) -> tuple[int, int]:
-    """(OFF/IN/LAST, New York day number) of one live bar, by its start and end time."""
-    local = dt.datetime.fromtimestamp(ts // NS, tz=NY)
-    minutes = local.hour * 60 + local.minute
-    day = local.date().toordinal()
-    if local.weekday() >= 5 or not (570 <= minutes < 960):
-        return OFF, day
-    return (LAST if minutes + timeframe_ns / 60e9 >= 960 else IN), day
 
 
 @dataclass

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 
 from admf.risk.slot import IN, LAST, OFF
 
+NY = ZoneInfo("America/New_York")
 OPEN_MIN = 9 * 60 + 30
 CLOSE_MIN = 16 * 60
 
@@ -36,3 +40,17 @@ def session_codes(ts: np.ndarray, sym: np.ndarray | None, timeframe_ns: int) -> 
         last[rows] |= inside[rows] & (~nxt_in | (nxt_day != day[rows]))
     codes[last] = LAST
     return codes, day
+
+
+def session_code(ts: int, timeframe_ns: int) -> tuple[int, int]:
+    """One live bar's (OFF/IN/LAST, New York day ordinal), by its start and end time.
+
+    The scalar twin of session_codes for a live session, which cannot see the next bar: the
+    last bar of a session is the one that ends at or after 16:00.
+    """
+    local = dt.datetime.fromtimestamp(ts // 1_000_000_000, tz=NY)
+    minutes = local.hour * 60 + local.minute
+    day = local.date().toordinal()
+    if local.weekday() >= 5 or not (OPEN_MIN <= minutes < CLOSE_MIN):
+        return OFF, day
+    return (LAST if minutes + timeframe_ns / 60e9 >= CLOSE_MIN else IN), day
