@@ -46,7 +46,7 @@ def _ny_midnights(t: np.ndarray) -> np.ndarray:
     import pandas as pd
 
     idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
-    return idx.normalize().tz_convert("UTC").asi8.astype(np.int64)
+    return idx.normalize().tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
 
 def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
@@ -65,7 +65,7 @@ def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
         month0 = (local.month - 1) // n * n + 1
         start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz="America/New_York")
                                   for y, m in zip(local.year, month0, strict=True)])
-    return start.tz_convert("UTC").asi8.astype(np.int64)
+    return start.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
 
 class Aggregated:
