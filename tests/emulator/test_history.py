@@ -81,6 +81,9 @@ def test_daily_weekly_bars_and_sort(emulator_factory, rest) -> None:
     weeks = r("GET", "/v2/stocks/SPY/bars", params={"timeframe": "1Week", "start": "2024-01-01"}).json()["bars"]
     assert [w["t"] for w in weeks] == ["2024-01-01T05:00:00Z", "2024-01-08T05:00:00Z"]
     assert sum(w["v"] for w in weeks) == int(played["v"].sum())
+    months = r("GET", "/v2/stocks/SPY/bars", params={"timeframe": "1Month", "start": "2024-01-01"}).json()["bars"]
+    assert [m["t"] for m in months] == ["2024-01-01T05:00:00Z"]  # New York midnight of the 1st, in ns
+    assert months[0]["v"] == int(played["v"].sum()) and months[0]["h"] == played["h"].max()
 
 
 def test_multi_symbol_pages_follow_symbol_then_time(emulator_factory, rest) -> None:
