@@ -60,7 +60,7 @@ def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
         return mid
     local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
     if unit == "Week":
-        start = local - pd.to_timedelta(local.dayofweek, unit="D")
+        start = local - pd.to_timedelta(local.day_of_week, unit="D")
     else:
         month0 = (local.month - 1) // n * n + 1
         start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz="America/New_York")
