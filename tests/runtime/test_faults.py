@@ -245,3 +245,23 @@ def test_broker_unreachable_right_after_accepting_the_close_of_a_flip(harness, t
     assert h.session.positions() == {"SPY": 10.0}
     h.events.clear()  # the submit failure above was expected
     _finish(h)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "risk/slot.py StrategySlot.decide: when the signal changes while an order is working, the slot "
+    "cancels it and sizes the new order from the filled position only; if the 'working' order had "
+    "in fact filled (its updates late), the cancel fails (422) and the late fill is applied, but "
+    "nothing re-targets: the session stays long 10 after the plan went flat (books still match the broker)"))
+def test_updates_later_than_the_next_signal_change_leave_the_position_the_strategy_wanted(harness) -> None:
+    h = harness(scripted("2=1,4=0"), settings=HEALING)
+    h.start()
+    h.play(1)
+    h.emu.set_fault("delay_updates", seconds=0.8)  # under order_silence_timeout: no reconnect, just late
+    for n in (2, 3, 4):  # long at 2, flat at 4, within 0.8 s: bar 2's fill is still on its way
+        h.emu.step(1)
+        h.run_until(lambda n=n: h.session.stats.bars >= n and len(h.posts) >= 1, what=f"bar {n}")
+    h.session.run(duration=1.5)
+    h.emu.clear_faults()
+    h.settle()
+    assert_consistent(h)  # the three invariants hold ...
+    assert h.session.positions() == {}  # ... but the strategy asked to be flat since bar 4
