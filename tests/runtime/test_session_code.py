@@ -25,7 +25,7 @@ def test_scalar_and_vectorized_session_codes_agree_across_dst() -> None:
             for t, (c, _) in zip(ts, scalar, strict=True) if c == LAST]
     assert last == ["03-08 20:55", "03-11 19:55", "03-12 19:55"]
     # the weekend is off all day
-    weekend = (pd.DatetimeIndex(ts, tz="UTC").tz_convert("America/New_York").dayofweek >= 5)
+    weekend = (pd.DatetimeIndex(ts, tz="UTC").tz_convert("America/New_York").day_of_week >= 5)
     assert all(c == OFF for c, w in zip(codes, weekend, strict=True) if w)
     # day numbers follow the New York date (03-07 evening to 03-12), not the UTC date (03-08 to 03-12)
     assert len(np.unique(days)) == 6
