@@ -3,7 +3,7 @@
 SPEC holds the raw config, the emulator URLs, the journal path, AlpacaSettings fields and a work
 directory. The child builds a LiveRunner exactly as `admf live` does, then applies events until
 `<work>/stop` exists (or `limit` seconds pass). While running it rewrites
-`<work>/progress-<pid>.json` ({"bars": n, "fills": n}) so the test can pace the emulator;
+`<work>/progress-<pid>.json` (bars, fills, connection states) so the test can pace the emulator;
 on a clean stop it waits for its orders to finish and writes `<work>/out-<pid>.json` with
 the books' positions, cash and fills.
 """
@@ -40,7 +40,8 @@ def main(spec_path: str) -> int:
     stop = work / "stop"
 
     def tick() -> None:
-        _write(progress, {"bars": session.stats.bars, "fills": session.stats.fills})
+        _write(progress, {"bars": session.stats.bars, "fills": session.stats.fills,
+                          "connections": session.stats.connections})
 
     tick()
     session.run(until=stop.exists, duration=spec.get("limit", 60.0), on_tick=tick, tick=0.02)

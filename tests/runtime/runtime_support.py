@@ -133,6 +133,13 @@ class Harness:
         self.session.run(until=pred, duration=timeout)
         assert pred(), f"{what} not reached within {timeout:g}s: {self.session.status_line()}"
 
+    def connected(self) -> bool:
+        """Both streams authenticated and listening / subscribed, one socket each at the emulator."""
+        assert self.runner is not None
+        conns = self.emu.state()["connections"]
+        return (conns == {"trade": 1, "data": 1} and self.runner.broker.stream.connected
+                and self.runner.market_data.stream.connected)
+
     def states(self, component: str = "trade_stream") -> list[str]:
         return [e.state for e in self.events if type(e) is ConnectionState and e.component == component]
 

@@ -40,11 +40,6 @@ def _finish(h) -> object:
     return rec
 
 
-def _connected(h) -> bool:
-    st = h.emu.state()["connections"]
-    return st["trade"] == 1 and st["data"] == 1 and h.broker.stream.connected
-
-
 def test_trade_socket_dropped_fills_while_disconnected_are_recovered_once(harness) -> None:
     h = harness(scripted(PLAN), settings=SLOW_RECONNECT)
     h.start()
@@ -53,7 +48,7 @@ def test_trade_socket_dropped_fills_while_disconnected_are_recovered_once(harnes
         h.play(order_bar - 1 - h.session.stats.bars)
         h.emu.set_fault("drop_sockets", target="trade")  # aborted, no close frame
         h.play(1)
-        h.run_until(lambda: _connected(h), what="trade stream back")
+        h.run_until(h.connected, what="trade stream back")
     assert h.broker.stream.disconnects >= 2
     assert h.broker.stats["recovered_fills"] >= 3  # bar 2's fill and the flip's two, all while down
     _finish(h)
@@ -65,7 +60,7 @@ def test_all_sockets_dropped_the_missed_bar_is_backfilled_and_traded_once(harnes
     h.play(1)
     h.emu.set_fault("drop_sockets", target="all")
     h.emu.step(1)  # bar 2 (the order bar) is streamed to nobody
-    h.run_until(lambda: _connected(h), what="both streams back")
+    h.run_until(h.connected, what="both streams back")
     h.play(1)  # bar 3 reveals the gap: bar 2 is backfilled over REST and traded late, once
     assert h.session.stats.bars == 3
     gaps = [e for e in h.events if type(e) is DataGap]
@@ -109,7 +104,7 @@ def test_trade_stream_reconnect_refused_with_429_backs_off_and_recovers(harness)
     h.emu.set_fault("refuse_reconnects", seconds=window, target="trade", trade_code=429, drop=True)
     h.play(1)  # bar 2's order fills while every reconnect is refused; REST polling finds the fill
     assert h.broker.stats["recovered_fills"] == 1
-    h.run_until(lambda: _connected(h), timeout=window + 3, what="trade stream back")
+    h.run_until(h.connected, timeout=window + 3, what="trade stream back")
     # 429 on the upgrade is a connection-limit answer: retries wait at least ws_conflict_delay
     attempts = h.states("trade_stream").count("disconnected")
     assert 2 <= attempts <= window / HEALING.ws_conflict_delay + 3
@@ -122,7 +117,7 @@ def test_data_stream_reconnect_refused_with_406_recovers_the_bars(harness) -> No
     h.play(1)
     h.emu.set_fault("refuse_reconnects", seconds=0.8, target="data", data_code=406, drop=True)
     h.emu.step(1)  # bar 2 while the data socket is refused
-    h.run_until(lambda: _connected(h), timeout=4.0, what="data stream back")
+    h.run_until(h.connected, timeout=4.0, what="data stream back")
     assert "disconnected" in h.states("market_data")
     h.play(1)
     assert h.session.stats.bars == 3 and h.session.stats.gaps == 1
@@ -194,7 +189,7 @@ def test_emulator_restart_keeps_state_and_a_fill_lost_in_it_is_recovered(harness
     h.emu.restart(down=0.3)  # every socket drops; state reloaded from SQLite on the same port
     assert h.emu.state()["restarts"] == 1
     h.emu.clear_faults()  # faults outlive a restart; from here on updates flow again
-    h.run_until(lambda: _connected(h), timeout=5.0, what="both streams back after the restart")
+    h.run_until(h.connected, timeout=5.0, what="both streams back after the restart")
     h.settle()
     assert h.broker.stats["recovered_fills"] == 1
     _finish(h)
@@ -240,6 +235,7 @@ def test_broker_unreachable_right_after_accepting_the_close_of_a_flip(harness, t
     h.emu.clear_faults()
     h.run_until(lambda: [e.command for e in h.events if type(e) is CommandFailed] == ["submit"], what="unknown outcome")
     h.run_until(lambda: len(h.posts) == 5, timeout=6.0, what="the open leg of the flip")
+    h.run_until(h.connected, timeout=5.0, what="both streams back after the restart")
     h.settle()
     assert h.broker.stats["recovered_fills"] >= 1  # the close's fill, found over REST
     assert h.session.positions() == {"SPY": 10.0}

@@ -83,9 +83,15 @@ def _step(emu: Any, child: Child) -> None:
 
 
 def _ready(emu: Any, child: Child) -> None:
-    _wait(lambda: child.progress() is not None, 20.0, "the child to start", child)
-    conns = lambda: emu.state()["connections"] == {"trade": 1, "data": 1}  # noqa: E731
-    _wait(conns, 8.0, "the child's two streams", child)
+    """The child has started and both its streams are listening / subscribed."""
+
+    def up() -> bool:
+        p = child.progress()
+        c = {} if p is None else p["connections"]
+        return (c.get("trade_stream") == "connected" and c.get("market_data") == "connected"
+                and emu.state()["connections"] == {"trade": 1, "data": 1})
+
+    _wait(up, 20.0, "the child's two streams", child)
 
 
 def test_sigkill_with_an_order_in_flight_then_restart_on_the_same_journal(tmp_path: Path, post_log: list[str]) -> None:
