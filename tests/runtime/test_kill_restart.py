@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pandas as pd
 import pytest
+import yaml
 from runtime_support import HEALING, assert_books_match_broker, bars_file, broker_record, journal_rows, live_config_dict
 
 from admf.emulator.testing import start_emulator
@@ -147,3 +150,78 @@ def test_sigkill_with_an_order_in_flight_then_restart_on_the_same_journal(tmp_pa
     assert_books_match_broker(out["positions"], out["cash"], fills, post_log, rec, journal)
     assert out["positions"] == {} and len(fills) == 4
     assert out["broker"]["recovered_fills"] == 1  # the sell's fill, found over REST after the restart
+
+
+def _admf_live(work: Path, config: Path, emu: Any, journal: Path, max_bars: int, n: int) -> subprocess.Popen:
+    u = emu.urls()
+    log = open(work / f"admf-live-{n}.log", "wb")  # noqa: SIM115 (kept open by the child)
+    return subprocess.Popen(
+        [sys.executable, "-m", "admf.cli.main", "live", str(config), "--base-url", u["trading_url"],
+         "--data-url", u["data_url"], "--stream-url", u["stream_url"], "--data-stream-url", u["data_stream_url"],
+         "--journal", str(journal), "--max-bars", str(max_bars)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=work)
+
+
+def test_admf_live_killed_after_a_fill_and_started_again_ends_with_the_broker_account(
+        tmp_path: Path, post_log: list[str]) -> None:
+    """The real command line (default adapter settings): SIGKILL once the first fill is journaled,
+    then `admf live` again on the same journal; its run directory must match the broker."""
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    journal = tmp_path / "journal.sqlite"
+    config = tmp_path / "live.yaml"
+    config.write_text(yaml.safe_dump(live_config_dict(tmp_path, {"scripted": {"plan": PLAN}})))
+    procs: list[subprocess.Popen] = []
+
+    def log(n: int) -> str:
+        return (tmp_path / f"admf-live-{n}.log").read_text(errors="replace")[-4000:]
+
+    def streams_up() -> bool:
+        return emu.state()["connections"] == {"trade": 1, "data": 1}
+
+    try:
+        first = _admf_live(tmp_path, config, emu, journal, 100, 1)
+        procs.append(first)
+        _wait(streams_up, 20.0, "the first process's streams")
+        time.sleep(0.3)  # subscribed (a bar lost before that is backfilled with the next one anyway)
+        filled = lambda: journal.exists() and len(journal_rows(journal)[1]) == 1  # noqa: E731
+        for _ in range(6):  # 14:31, 14:32 (buy) ...
+            emu.step(1)
+            try:
+                _wait(filled, 0.5, "the buy's fill in the journal")
+                break
+            except AssertionError:
+                continue
+        assert filled(), log(1)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        _wait(lambda: emu.state()["connections"] == {"trade": 0, "data": 0}, 5.0, "the dead process's sockets")
+        played = emu.state()["bars_played"]
+
+        second = _admf_live(tmp_path, config, emu, journal, 9, 2)
+        procs.append(second)
+        _wait(streams_up, 20.0, "the second process's streams")
+        time.sleep(0.3)
+        for _ in range(20):  # until it has seen 9 bars (14:35 flat, 14:37 short, 14:40 flat among them)
+            if second.poll() is not None:
+                break
+            emu.step(1)
+            time.sleep(0.2)
+        second.wait(20)
+        assert second.returncode == 0, log(2)
+        assert emu.state()["bars_played"] - played >= 9
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        rec = broker_record(emu)
+        emu.stop()
+
+    (run,) = [d for d in (tmp_path / "runs").iterdir() if re.match(r"live-test-live-", d.name)]
+    summary = json.loads((run / "summary.json").read_text())
+    frame = pd.read_csv(run / "fills.csv")
+    fills = [(r.exec_id, r.client_order_id, r.symbol, r.qty if r.side == "buy" else -r.qty, r.price)
+             for r in frame.itertuples()]
+    assert len(rec.orders) == 4 and all(o["status"] == "filled" for o in rec.orders)
+    assert_books_match_broker(summary["positions"], summary["cash"], fills, post_log, rec, journal)
+    assert summary["positions"] == {} and len(fills) == 4
