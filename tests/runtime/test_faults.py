@@ -16,7 +16,7 @@ import urllib.request
 
 import msgspec
 import pytest
-from runtime_support import HEALING, assert_consistent, scripted
+from runtime_support import HEALING, BrokerRecord, Harness, assert_consistent, scripted
 
 from admf.execution.inbox import CommandFailed, DataGap
 
@@ -30,7 +30,7 @@ ORDERS = 6
 SLOW_RECONNECT = msgspec.structs.replace(HEALING, ws_backoff_base=0.5, ws_backoff_cap=1.0)
 
 
-def _finish(h) -> object:
+def _finish(h: Harness) -> BrokerRecord:
     """Play the rest of the plan, then the invariants; every planned order was filled."""
     h.play(BARS - h.session.stats.bars)
     rec = assert_consistent(h)
@@ -130,7 +130,7 @@ def test_duplicated_and_delayed_trade_updates_are_applied_once(harness) -> None:
     h.emu.set_fault("duplicate_updates")  # every update twice
     h.emu.set_fault("delay_updates", seconds=0.4)  # and each copy 0.4 s late
     rec = _finish(h)
-    fills = len([f for f in rec.fills])
+    fills = len(rec.fills)
     assert fills == ORDERS
     assert h.broker.stats["duplicate_fills"] >= fills  # every duplicate seen, counted, not applied
     assert h.session.stats.duplicate_fills == 0  # none got past the adapter
