@@ -77,6 +77,7 @@ SETTINGS = AlpacaSettings(rate_per_min=1_000_000, poll_interval=1.0, heartbeat=3
 TARGET_P99_US = 2000.0
 TARGET_RATIO = 0.9
 TARGET_INGEST = 50_000.0
+BURSTS = (100, 1000)  # bars queued at once in the burst runs
 
 
 # -- wire hook: the moment the POST /v2/orders bytes go to the transport ----------------------------
@@ -235,6 +236,41 @@ def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, 
         live.stop()
 
 
+def burst_run(base: str, tmp: Path, *, size: int, bursts: int, gap: float, tag: str) -> list[int]:
+    """Signal-to-wire of an order decided on the first bar of `size` bars queued at once (the
+    other symbols' bars of the same minute, say): the main thread keeps the GIL for the rest."""
+    live = Live(base, tmp, journal=True, every=size, tag=tag)
+    s = live.start()
+    try:
+        slot = s.build.all_slots[0]
+        decided: dict[str, int] = {}
+        decide = slot.decide
+
+        def timed_decide(sig: int, *a: Any) -> None:
+            t = pc()
+            n = slot.n_orders
+            decide(sig, *a)
+            if slot.n_orders != n:
+                decided[f"{slot.id_prefix}{slot.n_orders}"] = t
+
+        slot.decide = timed_decide  # type: ignore[method-assign]
+        s.run(duration=0.05)
+        _WIRE.clear()
+        data = make_bars(size)
+        put = live.inbox.put
+        for b in range(bursts):
+            for bar in data:
+                put(bar)
+            cid = f"{slot.id_prefix}{b + 1}"
+            s.run(until=lambda c=cid: s.broker.orders.get(c) is not None and s.broker.orders[c].status.is_terminal,
+                  duration=5.0)
+            time.sleep(gap)
+        wire = wire_by_cid()
+        return [wire[c][0] - t for c, t in decided.items()]
+    finally:
+        live.stop()
+
+
 def bar_rate_run(base: str, tmp: Path, *, bars: int, every: int, delay: float, tag: str) -> dict:
     """Measurement 3: bars/s of LiveSession.run over `bars` queued bars."""
     live = Live(base, tmp, journal=True, every=every, tag=tag, rest_delay=delay)
@@ -372,6 +408,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=300, help="measured orders per latency run")
     ap.add_argument("--warm", type=int, default=20, help="orders dropped at the start of each latency run")
     ap.add_argument("--gap-ms", type=float, default=2.0, help="idle time after each order of a latency run")
+    ap.add_argument("--bursts", type=int, default=30, help="bursts per burst size and repeat")
     ap.add_argument("--bars", type=int, default=1_000_000, help="bars per bar-rate run")
     ap.add_argument("--every", type=int, default=500, help="bars between signal changes in the bar-rate runs")
     ap.add_argument("--latency-ms", type=float, default=200.0, help="latency injected on every REST call")
@@ -394,6 +431,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     tmp_path = Path(tmp.name)
     lat: dict[str, list[dict]] = {"journal": [], "no_journal": []}
+    bursts: dict[int, list[list[int]]] = {k: [] for k in BURSTS}
     rates: dict[str, list[dict]] = {"none": [], "delayed": []}
     ingest: dict[str, list[dict]] = {"count": [], "session": []}
     try:
@@ -401,6 +439,9 @@ def main() -> None:
             for kind in ("journal", "no_journal"):
                 lat[kind].append(latency_run(base, tmp_path, journal=kind == "journal", orders=args.orders,
                                              warm=args.warm, gap=args.gap_ms / 1000.0, tag=f"l{r}{kind[0]}"))
+            for k in BURSTS:
+                bursts[k].append(burst_run(base, tmp_path, size=k, bursts=args.bursts, gap=args.gap_ms / 1000.0,
+                                           tag=f"b{r}{k}"))
             pair = [("none", 0.0), ("delayed", args.latency_ms / 1000.0)]
             for kind, delay in pair if r % 2 == 0 else pair[::-1]:  # alternate, so drift in load cancels
                 rates[kind].append(bar_rate_run(base, tmp_path, bars=args.bars, every=args.every, delay=delay,
@@ -424,6 +465,9 @@ def main() -> None:
         out[key + "_us"] = {k: lat_summary(v, key) for k, v in lat.items()}
     for key in ("submit_to_wire", "frame_to_inbox", "submit_to_fill"):
         out[key + "_us"] = lat_summary(lat["journal"], key)
+    out["burst_signal_to_wire_us"] = {
+        f"bars_{k}": {"p50": float(np.median([U.pct_us(x, 50) for x in v])), "p99": min(U.pct_us(x, 99) for x in v),
+                      "p99_runs": [U.pct_us(x, 99) for x in v]} for k, v in bursts.items()}
     best_none = max(x["bars_s"] for x in rates["none"])
     best_delayed = max(x["bars_s"] for x in rates["delayed"])
     both = rates["none"] + rates["delayed"]
