@@ -243,11 +243,6 @@ def test_broker_unreachable_right_after_accepting_the_close_of_a_flip(harness, t
     _finish(h)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "risk/slot.py StrategySlot.decide: when the signal changes while an order is working, the slot "
-    "cancels it and sizes the new order from the filled position only; if the 'working' order had "
-    "in fact filled (its updates late), the cancel fails (422) and the late fill is applied, but "
-    "nothing re-targets: the session stays long 10 after the plan went flat (books still match the broker)"))
 def test_updates_later_than_the_next_signal_change_leave_the_position_the_strategy_wanted(harness) -> None:
     h = harness(scripted("2=1,4=0"), settings=HEALING)
     h.start()
@@ -260,4 +255,4 @@ def test_updates_later_than_the_next_signal_change_leave_the_position_the_strate
     h.emu.clear_faults()
     h.settle()
     assert_consistent(h)  # the three invariants hold ...
-    assert h.session.positions() == {}  # ... but the strategy asked to be flat since bar 4
+    assert h.session.positions() == {}  # ... and the late fill was re-targeted: flat, as asked since bar 4

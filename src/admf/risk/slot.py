@@ -63,6 +63,8 @@ class StrategySlot:
         self.exit_state: ExitState | None = None
         self.working: dict[str, float] = {}  # client_order_id -> quantity still to fill
         self.deferred: tuple[str, OrderRequest, int, float, int] | None = None  # opening leg of a flip
+        self.target = 0.0  # the position the last decision asked for
+        self.exit_pending: str | None = None  # a risk or session exit sent and not yet filled
         self.n_orders = 0
         self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
         self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
@@ -86,6 +88,8 @@ class StrategySlot:
         self.working.pop(client_order_id, None)
         if self.deferred is not None and self.deferred[0] == client_order_id:
             self.deferred = None  # the close failed: do not open the other side
+        if self.exit_pending == client_order_id:
+            self.exit_pending = None  # the exit failed: the guard tries again on the next bar
 
     def _equity(self, close: float) -> float:
         if self.prices is None:
@@ -117,11 +121,7 @@ class StrategySlot:
         eff = s if (s > 0 and self.allow_long) or (s < 0 and self.allow_short) else 0
         if self.intraday and session != IN:
             if session == LAST:
-                self._cancel_working(ts)
-                pos = self.book.position(self.symbol)
-                if pos:
-                    self.broker.fill_now(self._order(-pos, ts, bar, c, ExitReason.SESSION_CLOSE.value),
-                                         self.sym, bar, c)
+                self.flatten(bar, ts, c, ExitReason.SESSION_CLOSE.value)
                 self.eff = eff
                 self.signals.append((bar, ts, 0))
             elif changed:
@@ -137,6 +137,7 @@ class StrategySlot:
         target = self._target(eff, c)
         if eff != 0 and self.entry_filter is not None and not self.entry_filter(eff, o, h, l, c, v):
             target = 0.0
+        self.target = target
         pos = self.book.position(self.symbol)
         if pos and target and (pos > 0) != (target > 0):
             # a flip is two orders, close then open: brokers refuse one order that reverses a position
@@ -156,6 +157,33 @@ class StrategySlot:
         self.working[req.client_order_id] = req.qty
         self.broker.submit(req, self.sym, bar, c, day)
 
+    def _exit(self, req: OrderRequest, bar: int, price: float, market: bool) -> None:
+        # registered before sending: a simulated broker fills it inside fill_now
+        self.working[req.client_order_id] = req.qty
+        self.exit_pending = req.client_order_id
+        self.broker.fill_now(req, self.sym, bar, price, market=market)
+
+    def flatten(self, bar: int, ts: int, price: float, reason: str) -> None:
+        """Cancel what is working and close the position at market (session close, kill switch)."""
+        self._cancel_working(ts)
+        self.target = 0.0
+        pos = self.book.position(self.symbol)
+        if pos:
+            self._exit(self._order(-pos, ts, bar, price, reason), bar, price, True)
+
+    def reconcile_target(self, ts: int, price: float) -> None:
+        """Live: once nothing is working, send what still separates the position from the target.
+
+        A fill that arrives after its order was thought cancelled (a late update) leaves the
+        book off the target; this brings it back. A backtest never needs it: its fills are
+        synchronous, so the position always equals the target when nothing is working.
+        """
+        if self.working or self.deferred is not None or self.exit_pending is not None:
+            return
+        delta = self.target - self.book.position(self.symbol)
+        if abs(delta) > 1e-9:
+            self._send(self._order(delta, ts, -1, price, "retarget"), -1, price, 0)
+
     # fills and exits ------------------------------------------------------------------------
     def on_fill(self, fill: Fill, bar: int) -> None:
         """After the book applied a fill of this slot: (re)arm or drop the exit guard."""
@@ -163,6 +191,8 @@ class StrategySlot:
         if left is not None:
             if left - fill.qty <= 1e-9:
                 del self.working[fill.client_order_id]
+                if self.exit_pending == fill.client_order_id:
+                    self.exit_pending = None
                 d = self.deferred
                 if d is not None and d[0] == fill.client_order_id:
                     self.deferred = None
@@ -186,12 +216,13 @@ class StrategySlot:
 
     def check_exits(self, bar: int, ts: int, o: float, h: float, l: float) -> None:
         st = self.exit_state
-        if st is None:
+        if st is None or self.exit_pending is not None:
             return
         hit = st.check(bar, o, h, l)
         if hit is None:
             return
         price, reason, market = hit
         self._cancel_working(ts)
+        self.target = 0.0
         pos = self.book.position(self.symbol)
-        self.broker.fill_now(self._order(-pos, ts, bar, price, reason.value), self.sym, bar, price, market=market)
+        self._exit(self._order(-pos, ts, bar, price, reason.value), bar, price, market)

@@ -107,13 +107,15 @@ class LiveRunner:
         # What earlier sessions on this journal applied; read before the engine starts, since the
         # fills it recovers on start reach the session through the inbox.
         earlier = self.journal.fills()
+        open_orders = [(i.request, i.request.qty - i.filled_qty) for i in self.journal.open_intents()
+                       if i.request.qty - i.filled_qty > 1e-9]
         self.engine.start()
         try:
             account = self.engine.run(self.broker.account())
             capital = _journal_capital(self.journal, float(account.cash))
             self.session = LiveSession(self.cfg, self.symbols, self.timeframe, engine=self.engine, inbox=self.inbox,
                                        capital=capital, id_tag=session_tag())
-            self.session.restore(earlier)
+            self.session.restore(earlier, open_orders)
             if self.warmup and self.cfg.live_trading.warmup_bars:
                 self._warm_up(self.session)
         except BaseException:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from admf.config.schema import Config
-from admf.core.enums import ExitReason, OrderStatus, OrderType, Side
+from admf.core.enums import ExitReason, OrderStatus, Side
 from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
 from admf.data.frame import BarFrame
 from admf.data.timeframe import timeframe_ns
@@ -136,6 +136,8 @@ class LiveSession:
 
     def _slot_done(self, coid: str) -> None:
         slot = self.build.slots_by_prefix.get(coid.rsplit("-", 1)[0] + "-")
+        if slot is None:  # an order of an earlier session on this journal
+            slot = next((s for s in self.build.all_slots if coid in s.working), None)
         if slot is not None:
             slot.on_order_done(coid)
 
@@ -165,9 +167,14 @@ class LiveSession:
             n += 1
         return n
 
-    def restore(self, fills: Iterable[Fill]) -> int:
+    def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float]] = ()) -> int:
         """Apply the fills earlier sessions on the same journal applied (a restart, a crash), so
-        the books start where the broker's account is; call before any live event."""
+        the books start where the broker's account is; call before any live event.
+
+        `open_orders` are those sessions' orders still open (request, quantity left): they stay
+        working for their slot, and the slot's target includes them, so their late fills are
+        not "corrected" away.
+        """
         n = 0
         for fill in fills:
             book = self.build.books.get(fill.strategy_id)
@@ -180,6 +187,14 @@ class LiveSession:
             slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
             if slot is not None:
                 slot.on_fill(fill, self._bar_i)  # re-arms the exit guard of a restored position
+        for slot in self.build.all_slots:
+            slot.target = slot.book.position(slot.symbol)  # what the account holds is the starting target
+        for req, left in open_orders:
+            slot = self.build.slots_by_key.get((req.strategy_id, req.symbol))
+            if slot is not None:
+                slot.working[req.client_order_id] = left
+                slot.target += left if req.side is Side.BUY else -left
+                self.broker.orders[req.client_order_id] = OrderState(req)
         self.stats.restored_fills += n
         return n
 
@@ -241,6 +256,8 @@ class LiveSession:
         slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
         if slot is not None:
             slot.on_fill(fill, self._bar_i)
+            if not self.killed:
+                slot.reconcile_target(fill.ts, self.prices.get(fill.symbol, fill.price))
 
     def on_update(self, u: OrderUpdate) -> None:
         self.stats.updates += 1
@@ -260,18 +277,12 @@ class LiveSession:
         self.guard.kill_reason = self.guard.kill_reason or reason
         log.error("kill switch: %s", reason)
         self.engine.cancel_all()
-        if self.cfg.live_trading.flatten_on_kill:
-            for slot in self.build.all_slots:
-                pos = slot.book.position(slot.symbol)
-                if pos:
-                    slot.n_orders += 1
-                    req = OrderRequest(
-                        client_order_id=f"{slot.id_prefix}{slot.n_orders}", strategy_id=slot.strategy_id,
-                        symbol=slot.symbol, side=Side.BUY if pos < 0 else Side.SELL, qty=abs(pos),
-                        order_type=OrderType.MARKET,
-                        ts=time.time_ns(), reason=ExitReason.KILL_SWITCH.value)
-                    self.broker.orders[req.client_order_id] = OrderState(req)
-                    self.engine.submit(req)
+        for slot in self.build.all_slots:
+            if self.cfg.live_trading.flatten_on_kill:
+                slot.flatten(self._bar_i, time.time_ns(), self.prices.get(slot.symbol, 0.0),
+                             ExitReason.KILL_SWITCH.value)
+            else:
+                slot.target = slot.book.position(slot.symbol)
 
     # -- views ------------------------------------------------------------------------------
     def equity(self) -> float:
