@@ -137,8 +137,8 @@ class GapDetector:
         if prev is not None and ts <= prev:
             return None
         self._last[symbol] = ts
-        if prev is None:
-            return None
+        if prev is None or ts - prev <= MINUTE_NS:
+            return None  # the next minute: nothing can be missing (the common case, kept cheap)
         n = missing_minutes(prev, ts, self.session)
         if n <= 0:
             return None
