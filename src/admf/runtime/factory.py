@@ -12,6 +12,7 @@ import base64
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from admf.runtime.live import LiveSession
 log = logging.getLogger("admf.factory")
 
 LIVE_URL = "https://api.alpaca.markets"
+LIVE_SWITCH_INTERVAL = 0.0005  # seconds
 
 
 def wants_live(cfg: Config) -> bool:
@@ -102,10 +104,15 @@ class LiveRunner:
         self.engine = AsyncExecutionEngine(self.broker, self.inbox, services=[self.market_data])
         self.warmup = warmup
         self.session: LiveSession | None = None
+        self._switch = sys.getswitchinterval()
 
     def start(self) -> LiveSession:
         # What earlier sessions on this journal applied; read before the engine starts, since the
         # fills it recovers on start reach the session through the inbox.
+        # A busy main thread (a backlog of bars) would hold the GIL for 5 ms slices and delay the
+        # loop thread's order sends; shorter slices keep signal-to-wire latency under a few ms.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(LIVE_SWITCH_INTERVAL)
         earlier = self.journal.fills()
         open_orders = [(i.request, i.request.qty - i.filled_qty) for i in self.journal.open_intents()
                        if i.request.qty - i.filled_qty > 1e-9]
@@ -121,6 +128,7 @@ class LiveRunner:
         except BaseException:
             self.engine.stop()
             self.journal.close()
+            sys.setswitchinterval(self._switch)
             raise
         return self.session
 
@@ -142,6 +150,7 @@ class LiveRunner:
         if self.session is not None:
             self.session.drain(0.2)
         self.journal.close()
+        sys.setswitchinterval(self._switch)
 
 
 def _journal_capital(journal: Any, account_cash: float) -> float:
