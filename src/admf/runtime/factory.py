@@ -136,8 +136,10 @@ class LiveRunner:
         from admf.data.timeframe import timeframe_ns
 
         n = self.cfg.live_trading.warmup_bars
-        span_ns = timeframe_ns(self.timeframe) * n * 4  # sessions have gaps: ask for more than needed
-        end = time.time_ns()
+        # nights, weekends and holidays lie between sessions: ask for at least a week back
+        span_ns = max(timeframe_ns(self.timeframe) * n * 4, 7 * 86_400 * 1_000_000_000)
+        clock = self.engine.run(self.broker.rest.get_clock())
+        end = _iso_ns(clock.timestamp)  # the broker's now (an emulator's replay clock)
         bars = []
         for sym in self.symbols:
             got = self.engine.run(self.market_data.fetch_bars(sym, self.timeframe, end - span_ns, None), 60)
@@ -151,6 +153,12 @@ class LiveRunner:
             self.session.drain(0.2)
         self.journal.close()
         sys.setswitchinterval(self._switch)
+
+
+def _iso_ns(text: str) -> int:
+    import pandas as pd
+
+    return int(pd.Timestamp(text).as_unit("ns").value)
 
 
 def _journal_capital(journal: Any, account_cash: float) -> float:

@@ -123,6 +123,7 @@ class LiveSession:
         self.tf_ns = timeframe_ns(timeframe)
         self.sym_index = {s: i for i, s in enumerate(self.symbols)}
         self.prices: dict[str, float] = {}
+        self.last_ts: dict[str, int] = {}
         self.stats = LiveStats()
         self.killed = False
         self._bar_i = 0
@@ -164,6 +165,7 @@ class LiveSession:
                 slot.raw_last = s
                 slot.eff = s if (s > 0 and slot.allow_long) or (s < 0 and slot.allow_short) else 0
             self.prices[bar.symbol] = bar.close
+            self.last_ts[bar.symbol] = bar.ts
             n += 1
         return n
 
@@ -225,8 +227,9 @@ class LiveSession:
 
     def on_bar(self, bar: Bar) -> None:
         k = self.sym_index.get(bar.symbol)
-        if k is None:
-            return
+        if k is None or bar.ts <= self.last_ts.get(bar.symbol, -1):
+            return  # not ours, or already seen (the last warm-up bar arriving again live)
+        self.last_ts[bar.symbol] = bar.ts
         self.prices[bar.symbol] = bar.close
         self.stats.bars += 1
         self.stats.last_bar = bar
