@@ -71,7 +71,8 @@ def write_live_run(cfg: Config, session: Any, started: float) -> Path:
     from admf.runtime.backtest import _fills_frame, _trades_frame
     from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
 
-    w = RunWriter(new_run_dir(cfg.output.dir, f"{cfg.name}-live"))
+    name = cfg.name if cfg.name.endswith("live") else f"{cfg.name}-live"
+    w = RunWriter(new_run_dir(cfg.output.dir, name))
     try:
         w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
         w.frame("fills.csv", _fills_frame(session.books))
