@@ -11,40 +11,22 @@ from .registry import Period, Positive, register
 class ATR(Indicator):
     """Average true range, Wilder smoothing seeded as TA-Lib ATR (ready at bar ``period``+1)."""
 
-    __slots__ = ("period", "_n", "_total", "_pc")
+    __slots__ = ("period", "_core")
 
     def __init__(self, period: int = 14) -> None:
         super().__init__()
         self.period = period
-        self._n = 0
-        self._total = 0.0
-        self._pc = NAN
+        self._core = AtrCore(period)
 
     @property
     def warmup(self) -> int:
         return self.period + 1
 
     def update(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
-        pc = self._pc
-        self._pc = c
-        tr = h - l
-        t = abs(pc - h)
-        if t > tr:
-            tr = t
-        t = abs(l - pc)
-        if t > tr:
-            tr = t
-        if self.ready:
-            p = self.period
-            self.value = (self.value * (p - 1) + tr) / p
-            return
-        n = self._n
-        self._n = n + 1
-        if n == 0:
-            return
-        self._total += tr
-        if n == self.period:
-            self.value = self._total / self.period
+        core = self._core
+        atr = core.push(h, l, c)
+        if core.ready:
+            self.value = atr
             self.ready = True
 
 
