@@ -258,10 +258,9 @@ def burst_run(base: str, tmp: Path, *, size: int, bursts: int, gap: float, tag: 
         slot.decide = timed_decide  # type: ignore[method-assign]
         s.run(duration=0.05)
         _WIRE.clear()
-        data = make_bars(size)
         put = live.inbox.put
         for b in range(bursts):
-            for bar in data:
+            for bar in make_bars(size, start=b * size):  # time moves on: a session skips bars it has seen
                 put(bar)
             cid = f"{slot.id_prefix}{b + 1}"
             s.run(until=lambda c=cid: s.broker.orders.get(c) is not None and s.broker.orders[c].status.is_terminal,
@@ -292,12 +291,10 @@ def bar_rate_run(base: str, tmp: Path, *, bars: int, every: int, delay: float, t
         slot.decide = timed_decide  # type: ignore[method-assign]
         s.run(duration=0.05)
         _WIRE.clear()
-        # A cycle of distinct bars (nothing in the session checks that time moves on): the queue
-        # holds references only, so a million queued bars cost a few MB.
-        data = make_bars(min(bars, 10_000))
+        # Distinct, increasing bars: a session skips a bar whose time it has already seen.
         put = live.inbox.put
-        for i in range(bars):
-            put(data[i % len(data)])
+        for bar in make_bars(bars):
+            put(bar)
         t0 = time.perf_counter()
         s.run(max_bars=bars, tick=10.0)
         elapsed = time.perf_counter() - t0
