@@ -72,6 +72,7 @@ from admf.core.events import Bar, Fill, OrderUpdate  # noqa: E402
 from admf.execution.async_engine import AsyncExecutionEngine  # noqa: E402
 from admf.execution.inbox import Inbox  # noqa: E402
 from admf.execution.journal import Journal  # noqa: E402
+from admf.runtime.factory import LIVE_SWITCH_INTERVAL  # noqa: E402
 from admf.runtime.live import LiveSession  # noqa: E402
 
 pc = time.perf_counter_ns
@@ -137,6 +138,8 @@ class Live:
         self.session: LiveSession | None = None
 
     def start(self) -> LiveSession:
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(LIVE_SWITCH_INTERVAL)  # as LiveRunner does
         self.engine.start()
         self.session = LiveSession(self.cfg, ["SPY"], "1m", engine=self.engine, inbox=self.inbox, capital=1e8,
                                    id_tag=f"{self.tag}-")
@@ -146,6 +149,7 @@ class Live:
         self.engine.stop()
         if self.journal is not None:
             self.journal.close()
+        sys.setswitchinterval(self._switch)
 
 
 def make_bars(n: int, start: int = 0) -> list[Bar]:
