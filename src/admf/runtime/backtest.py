@@ -191,10 +191,17 @@ class BacktestBuild:
 
     def _on_update(self, u: OrderUpdate) -> None:
         if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
-            self.slot_of(u.client_order_id).on_order_done(u.client_order_id)
+            slot = self.slot_of(u.client_order_id)
+            if slot is not None:
+                slot.on_order_done(u.client_order_id)
 
-    def slot_of(self, client_order_id: str) -> StrategySlot:
-        return self.slots_by_prefix[client_order_id.rsplit("-", 1)[0] + "-"]
+    def slot_of(self, client_order_id: str) -> StrategySlot | None:
+        """The slot that made an order: by its id's prefix, else (an earlier live session's order)
+        the slot that still has it working."""
+        slot = self.slots_by_prefix.get(client_order_id.rsplit("-", 1)[0] + "-")
+        if slot is None:
+            slot = next((s for s in self.all_slots if client_order_id in s.working), None)
+        return slot
 
 
 def _index(ts: np.ndarray) -> pd.DatetimeIndex:

@@ -31,10 +31,6 @@ LIVE_URL = "https://api.alpaca.markets"
 LIVE_SWITCH_INTERVAL = 0.0005  # seconds
 
 
-def wants_live(cfg: Config) -> bool:
-    return cfg.execution.broker == "alpaca" and cfg.execution.execution_mode == "async"
-
-
 def switch_to_alpaca(cfg: Config) -> tuple[Config, str | None]:
     """`--alpaca`: the config with broker alpaca; a warning when execution is not async."""
     ex = cfg.execution.model_copy(update={"broker": "alpaca"})
@@ -193,7 +189,3 @@ def live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = False, 
         yield runner
     finally:
         runner.stop()
-
-
-def make_inbox() -> Inbox:
-    return Inbox()

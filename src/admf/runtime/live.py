@@ -136,9 +136,7 @@ class LiveSession:
         return sum(b.position(symbol) for b in self.build.books.values())
 
     def _slot_done(self, coid: str) -> None:
-        slot = self.build.slots_by_prefix.get(coid.rsplit("-", 1)[0] + "-")
-        if slot is None:  # an order of an earlier session on this journal
-            slot = next((s for s in self.build.all_slots if coid in s.working), None)
+        slot = self.build.slot_of(coid)
         if slot is not None:
             slot.on_order_done(coid)
 
