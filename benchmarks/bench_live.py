@@ -156,6 +156,22 @@ def make_bars(n: int, start: int = 0) -> list[Bar]:
     return [Bar("SPY", U.T0_NS + (start + i) * 60 * U.NS, 500.0, 500.5, 499.5, 500.0, 100.0) for i in range(n)]
 
 
+def time_decisions(slot: Any) -> dict[str, int]:
+    """Wrap `slot.decide`: client_order_id -> perf_counter_ns when the decision that made it began."""
+    decided: dict[str, int] = {}
+    decide = slot.decide
+
+    def timed_decide(sig: int, *a: Any) -> None:
+        t = pc()
+        n = slot.n_orders
+        decide(sig, *a)
+        if slot.n_orders != n:
+            decided[f"{slot.id_prefix}{slot.n_orders}"] = t
+
+    slot.decide = timed_decide
+    return decided
+
+
 def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, gap: float, tag: str) -> dict:
     """Measurements 1 and 2 (plus the first version's three) over `orders` sequential orders."""
     live = Live(base, tmp, journal=journal, every=1, tag=tag)
@@ -182,18 +198,11 @@ def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, 
     s = live.start()
     try:
         slot = s.build.all_slots[0]
-        decided: dict[str, int] = {}
+        decided = time_decisions(slot)
         submitted: dict[str, int] = {}
         done: dict[str, int] = {}
         applied: dict[str, int] = {}
-        decide, apply_fill, submit, on_update = slot.decide, slot.book.apply_fill, live.engine.submit, s.on_update
-
-        def timed_decide(sig: int, *a: Any) -> None:
-            t = pc()
-            n = slot.n_orders
-            decide(sig, *a)
-            if slot.n_orders != n:
-                decided[f"{slot.id_prefix}{slot.n_orders}"] = t
+        apply_fill, submit, on_update = slot.book.apply_fill, live.engine.submit, s.on_update
 
         def timed_apply(fill: Fill, bar: int = -1) -> bool:
             ok = apply_fill(fill, bar)
@@ -209,7 +218,6 @@ def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, 
             if u.status.is_terminal:
                 done[u.client_order_id] = pc()
 
-        slot.decide = timed_decide  # type: ignore[method-assign]
         slot.book.apply_fill = timed_apply  # type: ignore[method-assign]
         live.engine.submit = timed_submit  # type: ignore[method-assign]
         s.on_update = timed_update  # type: ignore[method-assign]
@@ -249,17 +257,7 @@ def burst_run(base: str, tmp: Path, *, size: int, bursts: int, gap: float, tag: 
     s = live.start()
     try:
         slot = s.build.all_slots[0]
-        decided: dict[str, int] = {}
-        decide = slot.decide
-
-        def timed_decide(sig: int, *a: Any) -> None:
-            t = pc()
-            n = slot.n_orders
-            decide(sig, *a)
-            if slot.n_orders != n:
-                decided[f"{slot.id_prefix}{slot.n_orders}"] = t
-
-        slot.decide = timed_decide  # type: ignore[method-assign]
+        decided = time_decisions(slot)
         s.run(duration=0.05)
         _WIRE.clear()
         put = live.inbox.put
@@ -282,17 +280,7 @@ def bar_rate_run(base: str, tmp: Path, *, bars: int, every: int, delay: float, t
     s = live.start()
     try:
         slot = s.build.all_slots[0]
-        decided: dict[str, int] = {}
-        decide = slot.decide
-
-        def timed_decide(sig: int, *a: Any) -> None:
-            t = pc()
-            n = slot.n_orders
-            decide(sig, *a)
-            if slot.n_orders != n:
-                decided[f"{slot.id_prefix}{slot.n_orders}"] = t
-
-        slot.decide = timed_decide  # type: ignore[method-assign]
+        decided = time_decisions(slot)
         s.run(duration=0.05)
         _WIRE.clear()
         # Distinct, increasing bars: a session skips a bar whose time it has already seen.
