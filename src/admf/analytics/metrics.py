@@ -319,8 +319,8 @@ def compute_metrics(
     m["max_drawdown_duration_bars"], m["max_drawdown_duration_days"] = _drawdown_durations(
         eq, ns, float(initial_capital)
     )
-    cagr = m["cagr"]
-    m["calmar"] = _ratio(cagr, m["max_drawdown"]) if isinstance(cagr, float) else None
+    cagr, mdd = m["cagr"], m["max_drawdown"]
+    m["calmar"] = _ratio(cagr, mdd) if isinstance(cagr, float) and isinstance(mdd, float) else None
 
     if positions is not None:
         m["exposure"] = _exposure_from_positions(positions, index)

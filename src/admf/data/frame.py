@@ -159,7 +159,8 @@ class BarFrame:
 
         table = pa.Table.from_pandas(df, preserve_index=True)
         arrays = table_to_arrays(table, source or (f"{symbol}_{timeframe}" if symbol else "<DataFrame>"))
-        return cls(*arrays, symbol=symbol, timeframe=timeframe, source=source)
+        ts, o, h, l, c, v = arrays
+        return cls(ts, o, h, l, c, v, symbol=symbol, timeframe=timeframe, source=source)
 
 
 def format_ts(ns: int) -> str:

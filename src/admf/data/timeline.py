@@ -64,7 +64,8 @@ class Timeline:
     def frame(self, symbol: str) -> BarFrame:
         """One symbol's bars back as a BarFrame."""
         r = self.rows_of(symbol)
-        return BarFrame(*(getattr(self, c)[r] for c in ("ts", *VALUE_COLUMNS)), symbol=symbol, timeframe=self.timeframe)
+        ts, o, h, l, c, v = (getattr(self, c)[r] for c in ("ts", *VALUE_COLUMNS))
+        return BarFrame(ts, o, h, l, c, v, symbol=symbol, timeframe=self.timeframe)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

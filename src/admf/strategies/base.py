@@ -8,7 +8,7 @@ signal) and the same code runs in a backtest and live.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from admf.strategies.params import Param
 
@@ -24,6 +24,10 @@ class Strategy:
             setattr(self, key, value)
         self.signal = 0
         self.setup(hub)
+
+    if TYPE_CHECKING:
+        # Parameters are set as attributes from the registry's declaration (self.period, ...).
+        def __getattr__(self, name: str) -> Any: ...
 
     def setup(self, hub: Any) -> None:
         """Request the features this strategy reads: `self.x = hub.get(self.symbol, "sma", period=5)`."""

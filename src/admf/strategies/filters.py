@@ -146,7 +146,7 @@ class FilterExpr:
         params: dict[str, Any] = {}
         for i, a in enumerate(call.args):
             neg = isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub)
-            lit = a.operand if neg else a
+            lit = a.operand if isinstance(a, ast.UnaryOp) and neg else a
             if not isinstance(lit, ast.Constant) or not isinstance(lit.value, int | float):
                 raise self._err(f"{name}() arguments must be numbers", a)
             if i >= len(names):
