@@ -30,7 +30,7 @@ live_trading:
   api_key: ${{ALPACA_API_KEY}}
   secret_key: ${{ALPACA_API_SECRET}}
   paper_trading: true
-  warmup_bars: 0
+  warmup_bars: {warmup}
 output: {{dir: {out}}}
 """
 
@@ -49,9 +49,9 @@ def _closed_port() -> int:
 
 
 def _run(tmp: Path, emu: Emulator, *flags: str, key: str = TEST_KEY, secret: str = TEST_SECRET,
-         journal: Path | None = None) -> subprocess.CompletedProcess[str]:
+         journal: Path | None = None, warmup: int = 0) -> subprocess.CompletedProcess[str]:
     cfg = tmp / "live.yaml"
-    cfg.write_text(CONFIG.format(data_dir=tmp, out=tmp / "runs"))
+    cfg.write_text(CONFIG.format(data_dir=tmp, out=tmp / "runs", warmup=warmup))
     urls = {"--base-url": emu.trading_url, "--data-url": emu.data_url, "--stream-url": emu.stream_url,
             "--data-stream-url": emu.data_stream_url("iex")}
     given = dict(zip(flags[::2], flags[1::2], strict=True))
@@ -108,6 +108,12 @@ def test_broker_url_on_a_closed_port(tmp_path, emu):
     url = f"http://127.0.0.1:{_closed_port()}"
     res = _run(tmp_path, emu, "--base-url", url)
     _check(res, emu, f"cannot reach the broker at {url}: connection refused", "--base-url")
+
+
+def test_market_data_url_on_a_closed_port_fails_the_warm_up(tmp_path, emu):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    res = _run(tmp_path, emu, "--data-url", url, warmup=5)
+    _check(res, emu, f"cannot reach the market data API at {url}: connection refused", "--data-url")
 
 
 def test_broker_url_without_scheme(tmp_path, emu):

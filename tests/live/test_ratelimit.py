@@ -295,6 +295,17 @@ async def test_a_cancelled_waiter_gives_its_place_back():
     assert lim.budget.sent == 2  # the probe and this one; the cancelled waiter took nothing
 
 
+async def test_close_fails_queued_callers_as_not_sent():
+    lim = _limiter_with(remaining=0, reset_in=30.0)
+    waiting = [asyncio.create_task(lim.acquire(p)) for p in (0, 1)]
+    await asyncio.sleep(0.01)
+    lim.close()
+    for t in waiting:
+        with pytest.raises(StaleRequest, match="closed"):
+            await t
+    assert lim.budget.sent == 1
+
+
 def test_backoff_equal_jitter_bounds_and_cap():
     bo = Backoff(base=0.5, cap=8.0, rng=random.Random(7))
     assert [bo.ceiling(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]

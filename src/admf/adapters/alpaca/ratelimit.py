@@ -230,6 +230,16 @@ class RateLimiter:
     def block_for(self, seconds: float) -> None:
         self.budget.close_for(seconds, self._clock())
 
+    def close(self) -> None:
+        """Fail every queued caller with StaleRequest (nothing of theirs was sent) and stop serving."""
+        for w in self._heap:
+            if not w.fut.done():
+                w.fut.set_exception(StaleRequest("not sent: the client was closed"))
+        self._heap.clear()
+        if self._server is not None and not self._server.done():
+            self._server.cancel()
+        self._server = None
+
     def free(self) -> bool:
         """Whether a call could go right now (nobody queued, budget open)."""
         return not self._heap and self.budget.wait(self._clock()) == 0.0

@@ -126,6 +126,9 @@ class AlpacaRest:
         )
 
     async def close(self) -> None:
+        for limiter in (self._trading_limiter, self._data_limiter):
+            if limiter is not None:
+                limiter.close()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
