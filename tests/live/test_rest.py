@@ -82,7 +82,7 @@ async def test_429_storm_is_queued_not_failed():
             assert rest.rate_limited == 2
             # the first 429 closed the bucket until the epoch-second reset: no hammering
             assert state["times"][1] - state["times"][0] > 0.2
-            assert rest.limiter.bucket.tokens <= 150
+            assert rest.limiter.budget.remaining <= 150
     finally:
         await runner.cleanup()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import (
@@ -88,6 +89,13 @@ class PortfolioConfig(_Model):
     allocation: Literal["split", "each"] = "split"
 
 
+# Where an unset live_trading key or secret is read from, in order (ours, then Alpaca's own names).
+CREDENTIAL_ENV: dict[str, tuple[str, ...]] = {
+    "api_key": ("ALPACA_API_KEY", "APCA_API_KEY_ID"),
+    "secret_key": ("ALPACA_API_SECRET", "APCA_API_SECRET_KEY"),
+}
+
+
 class LiveTradingConfig(_Model):
     api_key: SecretStr | None = None
     secret_key: SecretStr | None = None
@@ -123,15 +131,31 @@ class LiveTradingConfig(_Model):
         return obj
 
     def require(self, key: str, *, file: str | None = None) -> Any:
-        """The value of `key` (a secret unwrapped); ConfigError naming the variable if it was not set."""
-        if key in self._unresolved:
-            var = self._unresolved[key]
+        """The value of `key` (a secret unwrapped); ConfigError naming the variable if it was not set.
+
+        A key or secret left unset (absent, or one of CREDENTIAL_ENV's variables unset or empty)
+        is read from those variables in turn: ours first, then Alpaca's own names.
+        """
+        names = CREDENTIAL_ENV.get(key, ())
+        var = self._unresolved.get(key)
+        value = getattr(self, key)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if names and (var in names or (var is None and not raw)):
+            found = next((os.environ[n] for n in names if os.environ.get(n, "").strip()), None)
+            if found is not None:
+                return found
+            alt = " or ".join(f"export {n}=..." for n in names)
+            if var is not None:
+                raise ConfigError(f"environment variable {var} is not set", file=file, field=f"live_trading.{key}",
+                                  accepted=alt)
+            raise ConfigError("missing" if raw is None else "is empty", file=file, field=f"live_trading.{key}",
+                              accepted=f"set it, or {alt}")
+        if var is not None:
             raise ConfigError(f"environment variable {var} is not set", file=file, field=f"live_trading.{key}",
                               accepted=f"export {var}=...")
-        value = getattr(self, key)
-        if value is None:
+        if raw is None:
             raise ConfigError("missing", file=file, field=f"live_trading.{key}")
-        return value.get_secret_value() if isinstance(value, SecretStr) else value
+        return raw
 
     @property
     def unresolved(self) -> dict[str, str]:

@@ -58,3 +58,8 @@ class DataError(UserError):
 
 class BrokerError(AdmfError):
     """A broker refused or failed a request."""
+
+
+class LiveInputError(UserError):
+    """A live session cannot start with what it was given (keys refused, an endpoint that is
+    unreachable or of the wrong kind, a journal that is not one). One line, exit 2, nothing sent."""

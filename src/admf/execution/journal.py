@@ -115,6 +115,7 @@ class Journal:
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", checkpoint_every: float = 1.0) -> None:
         self.path = Path(path)
+        _check_journal_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -416,3 +417,27 @@ def _intent(r: tuple) -> Intent:
         reason=r[10],
     )
     return Intent(request=req, created_ns=r[11], broker_order_id=r[12], status=r[13], filled_qty=r[14])
+
+
+_HINT = "give --journal (or live_trading.journal) a new file name or an earlier journal"
+
+
+def _check_journal_file(path: Path) -> None:
+    """LiveInputError, before anything is created, if `path` cannot be a journal."""
+    from admf.core.errors import LiveInputError
+
+    if path.is_dir():
+        raise LiveInputError(f"journal {path} is a folder, not a file; {_HINT}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise LiveInputError(f"journal {path}: {parent} is a file, not a folder; {_HINT}")
+            break
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                head = f.read(16)
+        except OSError as exc:
+            raise LiveInputError(f"journal {path} cannot be read ({exc.strerror}); {_HINT}") from None
+        if head and head != b"SQLite format 3\x00":
+            raise LiveInputError(f"journal {path} is not an SQLite journal (not written by admf?); {_HINT}")

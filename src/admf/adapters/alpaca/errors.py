@@ -3,18 +3,25 @@ they carry the HTTP method, path, status, Alpaca's numeric code and its message 
 
 from __future__ import annotations
 
-from admf.core.errors import BrokerError
+from admf.core.errors import BrokerError, LiveInputError
 
 __all__ = [
     "AlpacaError",
+    "AlpacaInputError",
     "AuthError",
+    "BadEndpoint",
     "BrokerTimeout",
     "BrokerUnavailable",
     "DuplicateClientOrderId",
+    "EmptyKey",
+    "EndpointUnreachable",
     "InsufficientBuyingPower",
+    "KeyRefused",
+    "NotAStream",
     "NotFound",
     "OrderRejected",
     "RateLimited",
+    "StaleRequest",
     "StreamError",
 ]
 
@@ -77,3 +84,37 @@ class BrokerTimeout(BrokerUnavailable):
 
 class StreamError(AlpacaError):
     """A websocket protocol error that retrying cannot fix (e.g. insufficient subscription)."""
+
+
+class StaleRequest(AlpacaError):
+    """Not sent: no call could be had within the rate limit before the caller's deadline."""
+
+
+# -- bad live inputs: UserErrors (the CLI prints the one line and exits 2) ------------------------
+
+
+class AlpacaInputError(AlpacaError, LiveInputError):
+    """A live input the adapter cannot work with; str() is the one line for the user."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class KeyRefused(AuthError, AlpacaInputError):
+    """The server refused the key pair (HTTP 401, stream 'not authorized', data error 402)."""
+
+
+class EmptyKey(AlpacaInputError, ValueError):
+    """The key id or the secret is empty."""
+
+
+class BadEndpoint(AlpacaInputError):
+    """A URL that cannot be an endpoint of its kind (no scheme, wrong scheme, no host)."""
+
+
+class EndpointUnreachable(BrokerUnavailable, AlpacaInputError):
+    """The first connection to an endpoint failed (refused, TLS mismatch, unknown host)."""
+
+
+class NotAStream(StreamError, AlpacaInputError):
+    """A stream URL whose server does not accept a websocket there (e.g. an unknown feed)."""

@@ -21,7 +21,7 @@ import msgspec
 
 from admf.adapters.alpaca import models as m
 from admf.adapters.alpaca.aggregator import BarAggregator, GapDetector
-from admf.adapters.alpaca.errors import AuthError, StreamError
+from admf.adapters.alpaca.errors import AuthError, KeyRefused, StreamError
 from admf.adapters.alpaca.rest import AlpacaRest
 from admf.adapters.alpaca.settings import DATA_STREAM_URL, DATA_URL, AlpacaSettings, Credentials
 from admf.adapters.alpaca.wsclient import ConnectionConflict, ReconnectingWebSocket
@@ -118,6 +118,8 @@ class MarketDataStream(ReconnectingWebSocket):
         self.subs: dict[str, set[str]] = {"bars": set(bars), "trades": set(trades), "quotes": set(quotes)}
         self.acked: dict[str, list[str]] = {}
         self.errors: list[tuple[int, str]] = []
+        self._stalled = False
+        self.stalls = 0
 
     async def start(self, wait: bool = True) -> None:
         owner = MarketDataStream._in_use.get(self.url)
@@ -171,6 +173,9 @@ class MarketDataStream(ReconnectingWebSocket):
                 self.errors.append((x.code, text))
                 if x.code == 406:
                     raise ConnectionConflict(f"market data: {x.code} {text}", code=x.code)
+                if x.code == 402:
+                    raise KeyRefused(f"Alpaca refused the API key on the market data stream (error 402 {text}): "
+                                     "check ALPACA_API_KEY/ALPACA_API_SECRET", code=x.code)
                 cls = _FATAL.get(x.code)
                 if cls is not None:
                     raise cls(f"market data: {x.code} {text}", code=x.code)
@@ -213,10 +218,29 @@ class MarketDataStream(ReconnectingWebSocket):
                 self.acked = {"bars": x.bars, "trades": x.trades, "quotes": x.quotes}
         if data_msgs:
             self._last_data = time.monotonic()
+            if self._stalled:
+                self._stalled = False
+                self._state("connected", "market data flowing again")
             self._deliver(data_msgs)
 
     def _deliver(self, msgs: list[Any]) -> None:
         self._on_messages(msgs)
+
+    async def _after_connect(self) -> None:
+        """Watch for a stall: connected and subscribed, yet no data message for stall_timeout
+        seconds (a feed that never delivers, a zombie socket): report it once as a "stalled"
+        ConnectionState; the next data message reports "connected" again."""
+        stall = self.settings.stall_timeout
+        if stall is None:
+            return
+        self._stalled = False
+        while True:
+            idle = time.monotonic() - self._last_data
+            if not self._stalled and idle >= stall and any(self.subs.values()):
+                self._stalled = True
+                self.stalls += 1
+                self._state("stalled", f"connected and subscribed, but no market data for {idle:.0f}s")
+            await asyncio.sleep(max(stall - idle, 0.0) if idle < stall else min(stall, 1.0))
 
     async def update(self, action: str, channel: str, symbols: Iterable[str]) -> None:
         """Add or remove symbols of a channel; sent now if connected, and on every reconnect."""

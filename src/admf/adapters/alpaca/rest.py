@@ -1,9 +1,14 @@
 """Async REST client for Alpaca's trading API (and the historical bars of its data API).
 
-One keep-alive aiohttp session; every call is rate limited (token bucket that follows the
-X-Ratelimit-* headers and queues on 429), has a timeout, and retries 5xx / timeouts with
-exponential backoff and jitter. Order submission is idempotent by client_order_id: after a
-timeout, a 5xx or a 422 duplicate, the order is looked up before anything is resent.
+One keep-alive aiohttp session; every call is rate limited (RateLimiter: follows the server's
+X-Ratelimit-* window with a reserve, cancels before everything else, a deadline drops a call
+unsent), has a timeout, and retries 5xx / timeouts with exponential backoff and jitter. Order
+submission is idempotent by client_order_id: after a timeout, a 5xx or a 422 duplicate, the
+order is looked up before anything is resent.
+
+Until a host has answered once, failing to connect to it is a bad input, not an outage: the
+call raises EndpointUnreachable (a UserError naming the URL and the flag) without retrying, and
+a 401 is KeyRefused. Once the host has answered, the same failures are retried as transient.
 """
 
 from __future__ import annotations
@@ -26,17 +31,34 @@ from admf.adapters.alpaca.errors import (
     BrokerUnavailable,
     DuplicateClientOrderId,
     InsufficientBuyingPower,
+    KeyRefused,
     NotFound,
     OrderRejected,
     RateLimited,
+    StaleRequest,
 )
 from admf.adapters.alpaca.ratelimit import Backoff, RateLimiter
-from admf.adapters.alpaca.settings import DATA_URL, PAPER_URL, AlpacaSettings, Credentials
+from admf.adapters.alpaca.settings import (
+    DATA_URL,
+    PAPER_URL,
+    AlpacaSettings,
+    Credentials,
+    check_url,
+    unreachable,
+)
 from admf.core.events import Bar
 
-__all__ = ["AlpacaRest"]
+__all__ = ["AlpacaRest", "CANCEL", "NORMAL"]
+
+CANCEL = 0  # priority of cancels, cancel-all and the calls of a stop: served first
+NORMAL = 1  # new orders and queries
 
 log = logging.getLogger("admf.alpaca.rest")
+
+# Failing to connect at all (refused, TLS mismatch, unknown host): a wrong URL if it happens
+# before the host ever answered.
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ClientSSLError)
+_KEY_HINT = "check ALPACA_API_KEY/ALPACA_API_SECRET and paper_trading"
 
 _JSON = msgspec.json.Encoder()
 _ERROR_BODY = msgspec.json.Decoder(dict)
@@ -59,8 +81,9 @@ class AlpacaRest:
     ) -> None:
         self._creds = Credentials(key_id, secret_key)
         self._trace_configs = trace_configs
-        self.trading_url = trading_url.rstrip("/")
-        self.data_url = data_url.rstrip("/")
+        self.trading_url = check_url(trading_url, "trading").rstrip("/")
+        self.data_url = check_url(data_url, "data").rstrip("/")
+        self._answered: set[bool] = set()  # data_api values whose host has answered at least once
         self.settings = s = settings or AlpacaSettings()
         self._backoff = Backoff(s.backoff_base, s.backoff_cap)
         self._trading_limiter: RateLimiter | None = None
@@ -89,8 +112,11 @@ class AlpacaRest:
         if self._session is not None:
             return
         s = self.settings
-        self._trading_limiter = RateLimiter(s.rate_per_min, s.rate_burst, max_reset_wait=s.max_reset_wait)
-        self._data_limiter = RateLimiter(s.rate_per_min, s.rate_burst, max_reset_wait=s.max_reset_wait)
+        self._trading_limiter, self._data_limiter = (
+            RateLimiter(s.rate_per_min, reserve=s.rate_reserve, window=s.rate_window, reset_slack=s.reset_slack,
+                        max_reset_wait=s.max_reset_wait)
+            for _ in range(2)
+        )
         headers = {**self._creds.headers(), "User-Agent": self._user_agent, "Accept": "application/json"}
         self._session = aiohttp.ClientSession(
             headers=headers,
@@ -100,6 +126,9 @@ class AlpacaRest:
         )
 
     async def close(self) -> None:
+        for limiter in (self._trading_limiter, self._data_limiter):
+            if limiter is not None:
+                limiter.close()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -122,10 +151,15 @@ class AlpacaRest:
         body: Any = None,
         data_api: bool = False,
         retry: bool = True,
+        priority: int = NORMAL,
+        not_after: float | None = None,
     ) -> tuple[int, bytes]:
         """Send one call (with queueing on 429 and, if `retry`, retries on 5xx/timeouts).
 
-        Returns (status, body) for 2xx; raises a mapped AlpacaError otherwise.
+        `priority` orders the calls waiting for the rate limit (CANCEL before NORMAL);
+        `not_after` (a time.monotonic() deadline) raises StaleRequest, unsent, if the call
+        cannot go before it (a 429 counts as not sent). Returns (status, body) for 2xx;
+        raises a mapped AlpacaError otherwise.
         """
         if self._session is None:
             await self.open()
@@ -133,7 +167,8 @@ class AlpacaRest:
         assert session is not None
         limiter = self._data_limiter if data_api else self._trading_limiter
         assert limiter is not None
-        url = (self.data_url if data_api else self.trading_url) + path
+        base = self.data_url if data_api else self.trading_url
+        url = base + path
         payload = None if body is None else _JSON.encode(body)
         headers = {"Content-Type": "application/json"} if payload is not None else None
         qs = None if params is None else {k: _param(v) for k, v in params.items() if v is not None}
@@ -141,21 +176,35 @@ class AlpacaRest:
         n429 = 0
         first_429 = 0.0
         while True:
-            await limiter.acquire()
+            try:
+                await limiter.acquire(priority, not_after)
+            except StaleRequest as exc:
+                raise StaleRequest(str(exc), method=method, path=path) from None
             self.calls += 1
-            error: AlpacaError
+            error: AlpacaError | None = None
+            answered = False
+            status = 0
+            raw = b""
             try:
                 async with session.request(
                     method, url, params=qs, data=payload, headers=headers, allow_redirects=False
                 ) as resp:
+                    answered = True
+                    limiter.observe_headers(resp.headers)
                     raw = await resp.read()
                     status = resp.status
-                    limiter.observe_headers(resp.headers)
             except TimeoutError:
                 error = BrokerTimeout(f"no answer within {self.settings.timeout:g}s", method=method, path=path)
             except aiohttp.ClientError as exc:
+                if not answered and data_api not in self._answered and isinstance(exc, _CONNECT_ERRORS):
+                    raise unreachable(base, "data" if data_api else "trading", exc) from None
                 error = BrokerUnavailable(self._creds.scrub(f"{type(exc).__name__}: {exc}"), method=method, path=path)
-            else:
+            finally:
+                if not answered:
+                    limiter.release()
+            if answered:
+                self._answered.add(data_api)
+            if error is None:
                 if status < 300:
                     return status, raw
                 if status == 429:
@@ -165,8 +214,8 @@ class AlpacaRest:
                         first_429 = now
                     elif now - first_429 > self.settings.rate_limit_patience:
                         raise self._error(status, raw, method, path) from None
-                    # The headers closed the bucket until the reset if they could; else back off.
-                    if limiter.bucket.closed_until <= now:
+                    # The headers closed the window until its reset if they could; else back off.
+                    if limiter.budget.wait(now) == 0.0:
                         limiter.block_for(self._backoff.delay(n429))
                     n429 += 1
                     continue
@@ -192,10 +241,11 @@ class AlpacaRest:
             message = raw[:200].decode("utf-8", "replace")
         message = self._creds.scrub(message) or f"HTTP {status}"
         low = message.lower()
-        kw = {"status": status, "code": code, "method": method, "path": path}
+        kw: dict[str, Any] = {"status": status, "code": code, "method": method, "path": path}
         is_order = path.startswith("/v2/orders") or path.startswith("/v2/positions")
         if status == 401 or code == 40110000:
-            return AuthError(message, **kw)
+            return KeyRefused(f"Alpaca refused the API key (HTTP {status}): {_KEY_HINT} (server said: {message})",
+                              **kw)
         if status == 403:
             if "buying power" in low:
                 return InsufficientBuyingPower(message, **kw)
@@ -216,22 +266,33 @@ class AlpacaRest:
 
     # -- orders ------------------------------------------------------------------------------
 
-    async def submit_order(self, body: dict[str, Any]) -> m.Order:
-        """POST /v2/orders, idempotent by body['client_order_id'] (resolves dup/timeout/5xx by lookup)."""
+    async def submit_order(
+        self, body: dict[str, Any], *, not_after: float | None = None, priority: int = NORMAL
+    ) -> m.Order:
+        """POST /v2/orders, idempotent by body['client_order_id'] (resolves dup/timeout/5xx by lookup).
+
+        `not_after` (time.monotonic()) bounds the wait for the rate limit: StaleRequest means the
+        order was never sent. It applies until the first attempt reaches the server; once one
+        may have, the order is resolved by lookup and resent whatever the time.
+        """
         cid = str(body["client_order_id"])
         attempt = 0
+        deadline = not_after
         while True:
             try:
-                _, raw = await self.request("POST", "/v2/orders", body=body, retry=False)
+                _, raw = await self.request(
+                    "POST", "/v2/orders", body=body, retry=False, priority=priority, not_after=deadline
+                )
                 return m.ORDER.decode(raw)
             except DuplicateClientOrderId:
-                found = await self.get_order_by_client_order_id(cid)
+                found = await self.get_order_by_client_order_id(cid, priority=priority)
                 if found is not None:
                     return found
                 raise
             except BrokerUnavailable:
                 # The order may have been accepted before the failure: look before resending.
-                found = await self.get_order_by_client_order_id(cid)
+                deadline = None
+                found = await self.get_order_by_client_order_id(cid, priority=priority)
                 if found is not None:
                     return found
                 if attempt >= self.settings.max_retries:
@@ -240,18 +301,19 @@ class AlpacaRest:
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
 
-    async def get_order_by_client_order_id(self, client_order_id: str) -> m.Order | None:
+    async def get_order_by_client_order_id(self, client_order_id: str, *, priority: int = NORMAL) -> m.Order | None:
         try:
             _, raw = await self.request(
-                "GET", "/v2/orders:by_client_order_id", params={"client_order_id": client_order_id}
+                "GET", "/v2/orders:by_client_order_id", params={"client_order_id": client_order_id},
+                priority=priority,
             )
         except NotFound:
             return None
         return m.ORDER.decode(raw)
 
-    async def get_order(self, order_id: str) -> m.Order | None:
+    async def get_order(self, order_id: str, *, priority: int = NORMAL) -> m.Order | None:
         try:
-            _, raw = await self.request("GET", f"/v2/orders/{order_id}")
+            _, raw = await self.request("GET", f"/v2/orders/{order_id}", priority=priority)
         except NotFound:
             return None
         return m.ORDER.decode(raw)
@@ -266,6 +328,7 @@ class AlpacaRest:
         direction: str = "asc",
         nested: bool | None = None,
         symbols: list[str] | None = None,
+        priority: int = NORMAL,
     ) -> list[m.Order]:
         params = {
             "status": status,
@@ -276,7 +339,7 @@ class AlpacaRest:
             "nested": nested,
             "symbols": ",".join(symbols) if symbols else None,
         }
-        _, raw = await self.request("GET", "/v2/orders", params=params)
+        _, raw = await self.request("GET", "/v2/orders", params=params, priority=priority)
         return m.ORDERS.decode(raw)
 
     async def replace_order(
@@ -287,37 +350,44 @@ class AlpacaRest:
         limit_price: float | None = None,
         stop_price: float | None = None,
         client_order_id: str | None = None,
+        priority: int = NORMAL,
     ) -> m.Order:
         body = m.replace_body(qty, limit_price, stop_price, client_order_id)
-        _, raw = await self.request("PATCH", f"/v2/orders/{order_id}", body=body, retry=False)
+        _, raw = await self.request("PATCH", f"/v2/orders/{order_id}", body=body, retry=False, priority=priority)
         return m.ORDER.decode(raw)
 
-    async def cancel_order(self, order_id: str) -> None:
-        await self.request("DELETE", f"/v2/orders/{order_id}")
+    async def cancel_order(self, order_id: str, *, priority: int = CANCEL) -> None:
+        await self.request("DELETE", f"/v2/orders/{order_id}", priority=priority)
 
-    async def cancel_all_orders(self) -> list[tuple[str, int]]:
+    async def cancel_all_orders(self, *, priority: int = CANCEL) -> list[tuple[str, int]]:
         """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order."""
-        _, raw = await self.request("DELETE", "/v2/orders")
+        _, raw = await self.request("DELETE", "/v2/orders", priority=priority)
         if not raw.strip():
             return []
         return [(str(x.get("id", "")), int(x.get("status", 0))) for x in _MULTI.decode(raw)]
 
     # -- account -----------------------------------------------------------------------------
 
-    async def get_account(self) -> m.Account:
-        _, raw = await self.request("GET", "/v2/account")
+    async def get_account(self, *, priority: int = NORMAL) -> m.Account:
+        _, raw = await self.request("GET", "/v2/account", priority=priority)
         return m.ACCOUNT.decode(raw)
 
-    async def get_positions(self) -> list[m.Position]:
-        _, raw = await self.request("GET", "/v2/positions")
+    async def get_positions(self, *, priority: int = NORMAL) -> list[m.Position]:
+        _, raw = await self.request("GET", "/v2/positions", priority=priority)
         return m.POSITIONS.decode(raw)
 
-    async def get_clock(self) -> m.Clock:
-        _, raw = await self.request("GET", "/v2/clock")
+    async def get_clock(self, *, priority: int = NORMAL) -> m.Clock:
+        _, raw = await self.request("GET", "/v2/clock", priority=priority)
         return m.CLOCK.decode(raw)
 
     async def get_fill_activities(
-        self, *, after: Any = None, until: Any = None, page_size: int = 100, max_pages: int = 100
+        self,
+        *,
+        after: Any = None,
+        until: Any = None,
+        page_size: int = 100,
+        max_pages: int = 100,
+        priority: int = NORMAL,
     ) -> list[m.FillActivity]:
         """FILL activities oldest first, following page_token (= id of the last item)."""
         out: list[m.FillActivity] = []
@@ -330,7 +400,7 @@ class AlpacaRest:
                 "page_size": page_size,
                 "page_token": token,
             }
-            _, raw = await self.request("GET", "/v2/account/activities/FILL", params=params)
+            _, raw = await self.request("GET", "/v2/account/activities/FILL", params=params, priority=priority)
             page = m.ACTIVITIES.decode(raw)
             out.extend(page)
             if len(page) < page_size:

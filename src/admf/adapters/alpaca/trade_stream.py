@@ -15,7 +15,7 @@ import aiohttp
 import msgspec
 
 from admf.adapters.alpaca import models as m
-from admf.adapters.alpaca.errors import AuthError
+from admf.adapters.alpaca.errors import AuthError, KeyRefused
 from admf.adapters.alpaca.settings import AlpacaSettings, Credentials
 from admf.adapters.alpaca.wsclient import ReconnectingWebSocket
 from admf.execution.inbox import ConnectionState
@@ -23,6 +23,7 @@ from admf.execution.inbox import ConnectionState
 __all__ = ["TradeStream"]
 
 _ENC = msgspec.json.Encoder()
+_REFUSED = "Alpaca refused the API key on the trade stream: check ALPACA_API_KEY/ALPACA_API_SECRET and paper_trading"
 
 
 class TradeStream(ReconnectingWebSocket):
@@ -61,7 +62,7 @@ class TradeStream(ReconnectingWebSocket):
             stream, data = frame
             if stream == "authorization":
                 if data.status != "authorized":
-                    raise AuthError("trade stream: not authorized")
+                    raise KeyRefused(_REFUSED)
                 break
             if stream == "error" or data.error:
                 raise AuthError(f"trade stream error: {self._creds.scrub(data.error or '')}")
@@ -76,7 +77,7 @@ class TradeStream(ReconnectingWebSocket):
                     raise AuthError("trade stream: listen to trade_updates refused")
                 return
             if stream == "authorization" and data.status == "unauthorized":
-                raise AuthError("trade stream: not authorized")
+                raise KeyRefused(_REFUSED)
 
     def _control(self, data: bytes | str) -> tuple[str, m.Control] | None:
         raw = data.encode() if isinstance(data, str) else data

@@ -18,9 +18,9 @@ from collections.abc import Callable
 import aiohttp
 import msgspec
 
-from admf.adapters.alpaca.errors import AlpacaError, AuthError, StreamError
+from admf.adapters.alpaca.errors import AlpacaError, AlpacaInputError, AuthError, NotAStream, StreamError
 from admf.adapters.alpaca.ratelimit import Backoff
-from admf.adapters.alpaca.settings import AlpacaSettings, Credentials
+from admf.adapters.alpaca.settings import ENDPOINTS, AlpacaSettings, Credentials, check_url, shown_url, unreachable
 from admf.execution.inbox import ConnectionState
 
 __all__ = ["ConnectionConflict", "ReconnectingWebSocket"]
@@ -52,7 +52,7 @@ class ReconnectingWebSocket:
         on_state: Callable[[ConnectionState], None] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.url = url
+        self.url = check_url(url, self.component) if self.component in ENDPOINTS else url
         self._creds = credentials
         self.settings = s = settings or AlpacaSettings()
         self._backoff = Backoff(s.ws_backoff_base, s.ws_backoff_cap)
@@ -167,7 +167,7 @@ class ReconnectingWebSocket:
                 detail = "closed"
                 try:
                     await self._connect_and_read()
-                except (AuthError, StreamError) as exc:
+                except (AuthError, StreamError, AlpacaInputError) as exc:
                     self.fatal = exc
                     self._state("failed", str(exc))
                     self._first_done(exc)
@@ -204,6 +204,7 @@ class ReconnectingWebSocket:
     async def _connect_and_read(self) -> None:
         assert self._session is not None
         s = self.settings
+        starting = self._first is not None and not self._first.done()
         try:
             ws = await self._session.ws_connect(
                 self.url,
@@ -216,9 +217,19 @@ class ReconnectingWebSocket:
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status in (406, 429):
                 raise ConnectionConflict(f"connection refused with HTTP {exc.status}", status=exc.status) from None
+            if starting and self.component in ENDPOINTS:
+                # Alpaca's streams authenticate inside the socket: any other answer to the upgrade
+                # means the URL is not a stream of this kind (a wrong path, an unknown feed).
+                what, hint, _ = ENDPOINTS[self.component]
+                raise NotAStream(f"{what} URL {shown_url(self.url)} does not accept a websocket "
+                                 f"(HTTP {exc.status} to the upgrade); check {hint}", status=exc.status) from None
             if exc.status in (401, 403):
                 raise AuthError(f"websocket upgrade refused with HTTP {exc.status}", status=exc.status) from None
             raise _Dead(f"websocket upgrade refused with HTTP {exc.status}") from None
+        except (aiohttp.ClientConnectorError, aiohttp.ClientSSLError) as exc:
+            if starting and self.component in ENDPOINTS:
+                raise unreachable(self.url, self.component, exc) from None
+            raise
         self._ws = ws
         try:
             self._last_frame = self._last_data = time.monotonic()
