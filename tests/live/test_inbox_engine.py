@@ -41,7 +41,7 @@ class FakeBroker:
     async def submit(self, req: OrderRequest) -> None:
         self.calls.append(("submit", req.client_order_id, threading.current_thread().name))
         await asyncio.sleep(0.01)
-        self.emit(OrderUpdate(req.client_order_id, OrderStatus.NEW, 1, "b-" + req.client_order_id))
+        self.emit(OrderUpdate(req.client_order_id, OrderStatus.ACCEPTED, 1, "b-" + req.client_order_id))
         self.emit(
             Fill(
                 "x-" + req.client_order_id,

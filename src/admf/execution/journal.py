@@ -297,7 +297,7 @@ class Journal:
         return [
             OrderUpdate(
                 client_order_id=r[0],
-                status=OrderStatus(r[1]),
+                status=OrderStatus.parse(r[1]),
                 ts=r[2],
                 broker_order_id=r[3],
                 filled_qty=r[4],

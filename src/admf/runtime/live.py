@@ -37,7 +37,7 @@ UNKNOWN_OUTCOME = frozenset({"BrokerUnavailable", "BrokerTimeout"})
 @dataclass
 class OrderState:
     req: OrderRequest
-    status: OrderStatus = OrderStatus.NEW
+    status: OrderStatus = OrderStatus.PENDING_NEW
     filled: float = 0.0
 
 

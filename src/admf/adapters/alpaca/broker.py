@@ -47,8 +47,7 @@ log = logging.getLogger("admf.alpaca.broker")
 NS = 1_000_000_000
 _EPS = 1e-9
 _RANK = {
-    OrderStatus.ACCEPTED: 0,
-    OrderStatus.NEW: 1,
+    OrderStatus.ACCEPTED: 1,
     OrderStatus.PARTIALLY_FILLED: 2,
 }
 
@@ -297,8 +296,8 @@ class AlpacaBroker:
         st.prev_ids.append(old_id)
         st.wire_cid = wire
         self._bind(st, order.id, wire)
-        status = m.to_status(order.status) or OrderStatus.NEW
-        if status is OrderStatus.REPLACED or status.is_terminal:
+        status = m.to_status(order.status) or OrderStatus.ACCEPTED
+        if order.status == m.REPLACED or status.is_terminal:
             self._apply_order(st, order)
             return
         if _rank(st.status) > _rank(status):  # e.g. partially filled before the replace
@@ -397,7 +396,7 @@ class AlpacaBroker:
 
     def _load_intent(self, intent) -> _Order:
         st = _Order(intent.request)
-        st.status = OrderStatus(intent.status) if intent.status else None
+        st.status = OrderStatus.parse(intent.status) if intent.status else None
         self._track(st)
         assert self.journal is not None
         for bid, wire in self.journal.broker_ids(st.cid):
@@ -486,7 +485,7 @@ class AlpacaBroker:
             else:
                 return  # an earlier order of a replace chain: its status is not the order's
         status = m.to_status(o.status)
-        if status is OrderStatus.REPLACED:
+        if o.status == m.REPLACED:
             if o.replaced_by and not st.replacing and o.replaced_by not in st.ids:
                 # Replaced by someone else (or before our PATCH answered): follow the chain.
                 self._spawn(self._adopt(st, o.replaced_by))
