@@ -332,6 +332,9 @@ class NullBroker:
     async def replace(self, *a: Any) -> None:
         return None
 
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        return False
+
     async def cancel_all(self) -> None:
         return None
 

@@ -62,6 +62,9 @@ class FakeBroker:
     async def replace(self, client_order_id, qty=None, limit_price=None, stop_price=None) -> None:
         self.calls.append(("replace", client_order_id, qty, limit_price, stop_price))
 
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        return False
+
     async def cancel_all(self) -> None:
         self.calls.append(("cancel_all",))
         await asyncio.sleep(0.01)

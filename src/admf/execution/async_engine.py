@@ -56,6 +56,12 @@ class AsyncBroker(LiveService, Protocol):
 
     async def cancel_all(self) -> None: ...
 
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        """True when a command that raised `exc` may still have been carried out by the broker
+        (no answer, a timeout after sending): the order manager then waits for the adapter's
+        lookup instead of taking the command as refused."""
+        ...
+
 
 def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     if use_uvloop:
@@ -233,7 +239,8 @@ class AsyncExecutionEngine:
             return
         exc = task.exception()
         if exc is not None:
-            self.inbox.put(CommandFailed(name, cid, type(exc).__name__, str(exc), time.time_ns()))
+            unknown = self.broker.outcome_unknown(exc)
+            self.inbox.put(CommandFailed(name, cid, type(exc).__name__, str(exc), time.time_ns(), unknown))
 
     async def _startup(self) -> None:
         put = self.inbox.put

@@ -110,7 +110,7 @@ class LiveRunner:
         self._switch = sys.getswitchinterval()
         sys.setswitchinterval(LIVE_SWITCH_INTERVAL)
         earlier = self.journal.fills()
-        open_orders = [(i.request, i.request.qty - i.filled_qty) for i in self.journal.open_intents()
+        open_orders = [(i.request, i.filled_qty, i.sent) for i in self.journal.open_intents()
                        if i.request.qty - i.filled_qty > 1e-9]
         self.engine.start()
         try:
