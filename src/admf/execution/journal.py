@@ -354,6 +354,10 @@ class Journal:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def flush(self) -> None:
         """Fold the WAL into the main file (every write is already committed)."""
         if self._closed:
