@@ -42,6 +42,7 @@ def test_every_state_has_a_row_and_terminal_states_lead_nowhere() -> None:
     (S.ACCEPTED, S.PENDING_CANCEL, True),
     (S.PENDING_CANCEL, S.ACCEPTED, True),  # cancel refused
     (S.PENDING_CANCEL, S.FILLED, True),  # filled before the cancel landed
+    (S.PENDING_CANCEL, S.REJECTED, True),  # cancelled before the submit was answered: rejected
     (S.PARTIALLY_FILLED, S.REJECTED, False),
     (S.PARTIALLY_FILLED, S.ACCEPTED, False),
     (S.FILLED, S.CANCELED, False),

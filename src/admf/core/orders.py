@@ -41,8 +41,9 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE}) | _ALL_TERMINAL,
     S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.FILLED, S.CANCELED,
                                    S.EXPIRED}),
-    # a cancel refused (or a replace answered) goes back to working; fills may land meanwhile
-    S.PENDING_CANCEL: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE, S.FILLED, S.CANCELED, S.EXPIRED}),
+    # a cancel refused (or a replace answered) goes back to working; fills may land meanwhile;
+    # a cancel asked before the broker's answer to the submit may meet its rejection
+    S.PENDING_CANCEL: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE}) | _ALL_TERMINAL,
     S.PENDING_REPLACE: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.FILLED, S.CANCELED, S.EXPIRED}),
     S.FILLED: frozenset(),
     S.CANCELED: frozenset(),
