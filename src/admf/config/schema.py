@@ -105,6 +105,7 @@ class LiveTradingConfig(_Model):
     flatten_on_kill: bool = False
     journal: str | None = None
     warmup_bars: int = Field(200, ge=0)
+    audit_jsonl: bool = False  # also write the audit trail as JSON lines (audit.jsonl)
     # field -> environment variable that was not set when the config was read
     _unresolved: dict[str, str] = PrivateAttr(default_factory=dict)
 

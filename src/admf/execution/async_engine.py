@@ -230,6 +230,7 @@ class AsyncExecutionEngine:
 
     def _spawn(self, name: str, cid: str, fn: Callable[..., Awaitable[None]], args: tuple) -> None:
         task = asyncio.ensure_future(fn(*args))
+        task.set_name(f"admf-{name}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._command_done(t, name, cid))
 
@@ -256,6 +257,14 @@ class AsyncExecutionEngine:
         put(ConnectionState("engine", "connected", time.time_ns()))
 
     async def _shutdown(self, cancel_open_orders: bool) -> None:
+        if cancel_open_orders:
+            # submits still queued (e.g. behind the rate limiter) are dropped, not sent after the
+            # cancel-all; one already on the wire is found and cancelled by the cancel-all
+            queued = [t for t in self._tasks if t.get_name() == "admf-submit"]
+            for t in queued:
+                t.cancel()
+            if queued:
+                await asyncio.wait(queued, timeout=1.0)
         if cancel_open_orders and self.broker in self._started:
             try:
                 await self.broker.cancel_all()

@@ -72,9 +72,6 @@ class LiveRunner:
 
     def __init__(self, cfg: Config, *, paper: bool, endpoints: Endpoints, journal_path: Path,
                  settings: Any = None, warmup: bool = True) -> None:
-        from admf.adapters.alpaca.broker import AlpacaBroker
-        from admf.adapters.alpaca.market_data import AlpacaMarketData
-        from admf.execution.async_engine import AsyncExecutionEngine
         from admf.execution.journal import Journal
 
         lt = cfg.live_trading
@@ -83,6 +80,21 @@ class LiveRunner:
         self.cfg = cfg
         self.symbols, self.timeframe = live_symbols(cfg)
         self.journal = Journal(journal_path)
+        try:
+            self._build(cfg, key, secret, paper, endpoints, settings)
+        except BaseException:
+            self.journal.close()
+            raise
+        self.warmup = warmup
+        self.session: LiveSession | None = None
+        self._switch = sys.getswitchinterval()
+
+    def _build(self, cfg: Config, key: str, secret: str, paper: bool, endpoints: Endpoints, settings: Any) -> None:
+        from admf.adapters.alpaca.broker import AlpacaBroker
+        from admf.adapters.alpaca.market_data import AlpacaMarketData
+        from admf.execution.async_engine import AsyncExecutionEngine
+
+        lt = cfg.live_trading
         trading_url = endpoints.trading_url or lt.base_url
         data_url = endpoints.data_url or lt.data_url
         kw: dict[str, Any] = {"settings": settings} if settings is not None else {}
@@ -98,9 +110,6 @@ class LiveRunner:
                                             **md_kw)
         self.inbox = Inbox()
         self.engine = AsyncExecutionEngine(self.broker, self.inbox, services=[self.market_data])
-        self.warmup = warmup
-        self.session: LiveSession | None = None
-        self._switch = sys.getswitchinterval()
 
     def start(self) -> LiveSession:
         # What earlier sessions on this journal applied; read before the engine starts, since the
@@ -143,12 +152,16 @@ class LiveRunner:
         session.warm_up(bars)
 
     def stop(self) -> None:
+        """Cancel open orders if so configured, stop the engine, apply what is still arriving,
+        close the journal: whatever fails on the way, the journal is closed."""
         cancel = self.cfg.live_trading.cancel_on_stop
-        self.engine.stop(cancel_open_orders=cancel)
-        if self.session is not None:
-            self.session.drain(0.2)
-        self.journal.close()
-        sys.setswitchinterval(self._switch)
+        try:
+            self.engine.stop(cancel_open_orders=cancel)
+            if self.session is not None:
+                self.session.drain(0.2)
+        finally:
+            self.journal.close()
+            sys.setswitchinterval(self._switch)
 
 
 def _iso_ns(text: str) -> int:
@@ -169,11 +182,11 @@ def _journal_capital(journal: Any, account_cash: float) -> float:
     return float(seen)
 
 
-@contextlib.contextmanager
-def live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = False, endpoints: Endpoints | None = None,
-                journal_path: str | Path | None = None, settings: Any = None,
-                warmup: bool = True) -> Iterator[LiveRunner]:
-    """Start a live session for `cfg`; stop it cleanly (cancel open orders if so configured) on exit."""
+def start_live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = False,
+                      endpoints: Endpoints | None = None, journal_path: str | Path | None = None,
+                      settings: Any = None, warmup: bool = True) -> LiveRunner:
+    """A started live session for `cfg`; the caller must stop() it. Bad input raises a UserError
+    before anything is sent (the journal closed again)."""
     paper = paper and cfg.live_trading.paper_trading if not confirm_live else False
     endpoints = endpoints or Endpoints()
     if not paper:
@@ -185,6 +198,16 @@ def live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = False, 
     path = Path(journal_path or cfg.live_trading.journal or Path(cfg.output.dir) / f"{cfg.name}.journal.sqlite")
     runner = LiveRunner(cfg, paper=paper, endpoints=endpoints, journal_path=path, settings=settings, warmup=warmup)
     runner.start()
+    return runner
+
+
+@contextlib.contextmanager
+def live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = False, endpoints: Endpoints | None = None,
+                journal_path: str | Path | None = None, settings: Any = None,
+                warmup: bool = True) -> Iterator[LiveRunner]:
+    """Start a live session for `cfg`; stop it cleanly (cancel open orders if so configured) on exit."""
+    runner = start_live_runner(cfg, paper=paper, confirm_live=confirm_live, endpoints=endpoints,
+                               journal_path=journal_path, settings=settings, warmup=warmup)
     try:
         yield runner
     finally:

@@ -253,19 +253,22 @@ class LiveSession:
     # -- the loop ---------------------------------------------------------------------------
     def run(self, *, until: Callable[[], bool] | None = None, max_bars: int | None = None,
             duration: float | None = None, on_tick: Callable[[], None] | None = None,
-            tick: float = 0.25) -> None:
-        """Apply inbox events until `until()` is true, `max_bars` bars, or `duration` seconds."""
+            tick: float = 0.25) -> str:
+        """Apply inbox events until `until()` is true, `max_bars` bars, `duration` seconds, or the
+        kill switch has tripped and every order has ended; returns which of these stopped it."""
         deadline = time.monotonic() + duration if duration else math.inf
         next_tick = time.monotonic() + tick
         inbox = self.inbox
         while True:
             if until is not None and until():
-                return
+                return "until"
             if max_bars is not None and self.stats.bars >= max_bars:
-                return
+                return "max-bars"
             now = time.monotonic()
             if now >= deadline:
-                return
+                return "duration"
+            if self.killed and until is None and not self.broker.open_orders():
+                return "kill-switch"
             ev = inbox.get(timeout=min(tick, max(deadline - now, 0.0)))
             if ev is not None:
                 self.handle(ev)
