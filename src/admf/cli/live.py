@@ -1,4 +1,4 @@
-"""`admf live`, `--alpaca` and `admf demo live`: a live session with a status line."""
+"""`admf live`, the legacy live flag and `admf demo live`: a live session with a status line."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--live", action="store_true", help="real money: also needs --i-understand-this-is-real")
     p.add_argument("--i-understand-this-is-real", action="store_true", dest="confirm_live")
-    p.add_argument("--base-url", help="trading API base URL (any Alpaca-compatible server)")
-    p.add_argument("--data-url", help="market data REST base URL")
-    p.add_argument("--stream-url", help="trade-updates websocket URL")
-    p.add_argument("--data-stream-url", help="market data websocket URL")
+    p.add_argument("--base-url", help="broker setting base_url: the trading API (e.g. the emulator)")
+    p.add_argument("--data-url", help="broker setting data_url: market data REST")
+    p.add_argument("--stream-url", help="broker setting stream_url: the order-updates websocket")
+    p.add_argument("--data-stream-url", help="broker setting data_stream_url: the market data websocket")
     p.add_argument("--journal", help="SQLite journal file (default: <output.dir>/<name>.journal.sqlite)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--max-bars", type=int, help="stop after this many live bars")
@@ -122,23 +122,6 @@ def write_live_run(cfg: Config, session: Any, started: float, *, stopped_by: str
         raise
 
 
-DEMO_CONFIG = """
-name: demo
-data: SPY_1m
-strategy:
-  - bollinger_bands: {period: 20, std_dev: 2.0}
-    sizing: {type: fixed_shares, shares: 10}
-execution: {broker: alpaca, execution_mode: async}
-live_trading:
-  api_key: ${ADMF_DEMO_KEY:-demo-key}
-  secret_key: ${ADMF_DEMO_SECRET:-demo-secret}
-  paper_trading: true
-  feed: iex
-  warmup_bars: 60
-  max_order_notional: 100000
-"""
-
-
 def run_demo(args: Any, console: Console) -> int:
     """A whole live session against the in-process emulator: no keys, no network."""
     import tempfile
@@ -147,9 +130,13 @@ def run_demo(args: Any, console: Console) -> int:
 
     from admf.config.interpolate import interpolate
     from admf.config.loader import config_from_dict
+    from admf.config.schema import broker_names
     from admf.emulator import run_emulator
+    from admf.runtime.factory import get_adapter
 
-    raw = interpolate(yaml.safe_load(DEMO_CONFIG))
+    # the broker whose protocol admf's emulator speaks offers the demo's config
+    demo = next(c for c in (get_adapter(n).demo_config for n in broker_names()) if c)
+    raw = interpolate(yaml.safe_load(demo))
     tmp = Path(tempfile.mkdtemp(prefix="admf-demo-"))
     raw["output"] = {"dir": str(getattr(args, "out", None) or "runs")}
     raw["live_trading"]["journal"] = str(tmp / "journal.sqlite")
