@@ -136,3 +136,17 @@ def test_a_fatal_error_mid_session_still_writes_the_run_directory(tmp_path: Path
     # the journal was closed: a new connection sees every write and no WAL left behind
     assert not Path(str(cfg.live_trading.journal) + "-wal").exists() or \
         Path(str(cfg.live_trading.journal) + "-wal").stat().st_size == 0
+
+
+@pytest.mark.parametrize("market_open", [True, False])
+def test_no_bars_while_the_market_is_open_ends_the_session_with_a_clear_message(tmp_path: Path,
+                                                                                market_open: bool) -> None:
+    cfg = live_config(tmp_path, scripted("2=1"), data_timeout=0.3)
+    s = LiveSession(cfg, ["SPY"], "1m", engine=Engine(), inbox=Inbox(), capital=100_000.0)
+    s.market_open = lambda: market_open
+    got = s.run(duration=1.5, tick=0.05)
+    if market_open:
+        assert got == "no-data"
+        assert "no market data for 0.3 s while the market is open" in s.stalled
+    else:  # nights, weekends, holidays: silence is normal
+        assert got == "duration" and not s.stalled

@@ -80,6 +80,8 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
         except Exception as exc:
             logging.getLogger("admf.live").exception("stopping the live session failed")
             code, stopped_by = EXIT_ERROR, f"error while stopping: {type(exc).__name__}: {exc}"
+    if stopped_by == "no-data":
+        code, stopped_by = EXIT_ERROR, session.stalled
     if code == EXIT_OK and session.killed:
         code, stopped_by = EXIT_KILLED, f"kill switch: {session.guard.kill_reason}"
     out = write_live_run(cfg, session, started, stopped_by=stopped_by, exit_code=code)

@@ -128,7 +128,10 @@ class LiveTradingConfig(_Model):
     flatten_on_kill: bool = False
     journal: str | None = None
     warmup_bars: int = Field(200, ge=0)
-    audit_jsonl: bool = False  # also write the audit trail as JSON lines (audit.jsonl)
+    audit_jsonl: bool = False
+    # no bar for this many seconds while the broker's clock says the market is open ends the
+    # session (exit 1); None: five bar intervals, at least 120 s; 0: never
+    data_timeout: float | None = Field(None, ge=0)  # also write the audit trail as JSON lines (audit.jsonl)
     # field -> environment variable that was not set when the config was read
     _unresolved: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -32,6 +32,11 @@ class Venue(Protocol):
         """The broker's time now (an emulator's replay clock), for the warm-up's history."""
         ...
 
+    async def market_open(self) -> bool:
+        """Whether the broker's clock says the market is open now (the no-data watchdog counts
+        only then)."""
+        ...
+
     async def history(self, symbol: str, timeframe: str, start_ns: int) -> list[Bar]:
         """Bars of `symbol` from `start_ns` to now, oldest first (the warm-up)."""
         ...

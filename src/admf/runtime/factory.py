@@ -12,9 +12,11 @@ broker is named here; adapters are imported by name only, so the core never depe
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import importlib
 import logging
+import math
 import os
 import sys
 import time
@@ -35,6 +37,7 @@ from admf.runtime.live import LiveSession
 log = logging.getLogger("admf.factory")
 
 LIVE_SWITCH_INTERVAL = 0.0005  # seconds
+MARKET_CLOCK_EVERY = 30.0  # seconds between two looks at the broker's clock (market open?)
 # `live_trading` fields of configs written before the `broker:` section; mapped into it
 LEGACY_BROKER_FIELDS = ("api_key", "secret_key", "paper_trading", "base_url", "data_url", "stream_url",
                         "data_stream_url", "feed")
@@ -150,6 +153,22 @@ class LiveRunner:
         self.warmup = warmup
         self.session: LiveSession | None = None
         self._switch = sys.getswitchinterval()
+        self._open = False
+        self._open_asked = -math.inf
+        self._open_future: concurrent.futures.Future[bool] | None = None
+
+    def _market_open(self) -> bool:
+        """The broker's clock, asked every MARKET_CLOCK_EVERY seconds without blocking the main thread."""
+        fut = self._open_future
+        if fut is not None and fut.done():
+            self._open_future = None
+            if not fut.cancelled() and fut.exception() is None:
+                self._open = fut.result()
+        now = time.monotonic()
+        if self._open_future is None and now - self._open_asked >= MARKET_CLOCK_EVERY and self.engine.running:
+            self._open_asked = now
+            self._open_future = self.engine.call(self.venue.market_open())
+        return self._open
 
     def start(self) -> LiveSession:
         # What earlier sessions on this journal applied; read before the engine starts, since the
@@ -167,6 +186,7 @@ class LiveRunner:
             self.session = LiveSession(self.cfg, self.symbols, self.timeframe, engine=self.engine, inbox=self.inbox,
                                        capital=capital, id_tag=session_tag())
             self.session.restore(earlier, open_orders)
+            self.session.market_open = self._market_open
             if self.warmup and self.cfg.live_trading.warmup_bars:
                 self._warm_up(self.session)
         except BaseException:

@@ -73,6 +73,12 @@ class LiveSession:
         self.prices: dict[str, float] = {}
         self.last_ts: dict[str, int] = {}
         self.stats = LiveStats()
+        dt = lt.data_timeout
+        self.data_timeout = max(5 * self.tf_ns / NS, 120.0) if dt is None else dt
+        # set by the runner: whether the broker's clock says the market is open (cached, cheap)
+        self.market_open: Callable[[], bool] = lambda: False
+        self._quiet_since: float | None = None  # market open and no bar since then
+        self.stalled = ""
         self.killed = False
         self._bar_i = 0
 
@@ -190,6 +196,7 @@ class LiveSession:
             return  # not ours, or already seen (the last warm-up bar arriving again live)
         self.last_ts[bar.symbol] = bar.ts
         self.prices[bar.symbol] = bar.close
+        self._quiet_since = None
         self.stats.bars += 1
         self.stats.last_bar = bar
         sess, day = -1, 0
@@ -247,6 +254,8 @@ class LiveSession:
         pos = " ".join(f"{s}:{q:g}" for s, q in self.positions().items()) or "flat"
         conn = " ".join(f"{k.split('_')[0]}:{v}" for k, v in sorted(self.stats.connections.items())) or "-"
         kill = " KILLED" if self.killed else ""
+        if self._quiet_since is not None and time.monotonic() - self._quiet_since >= min(60.0, self.data_timeout / 2):
+            kill += f" NO DATA {time.monotonic() - self._quiet_since:.0f}s"
         return (f"eq {self.equity():,.2f} | {pos} | open {self.open_orders()} | bar {last} | "
                 f"n {self.stats.bars} fills {self.stats.fills} | {conn}{kill}")
 
@@ -269,16 +278,33 @@ class LiveSession:
                 return "duration"
             if self.killed and until is None and not self.broker.open_orders():
                 return "kill-switch"
+            if self.stalled:
+                return "no-data"
             ev = inbox.get(timeout=min(tick, max(deadline - now, 0.0)))
             if ev is not None:
                 self.handle(ev)
                 for more in inbox.drain():
                     self.handle(more)
             if time.monotonic() >= next_tick:
+                self._watch_data()
                 self.broker.tick()
                 if on_tick is not None:
                     on_tick()
                 next_tick = time.monotonic() + tick
+
+    def _watch_data(self) -> None:
+        """No bar for `data_timeout` seconds while the market is open: the session ends (a data
+        stream that never delivers, e.g. a closed port or a feed without the symbols)."""
+        if not self.data_timeout or not self.market_open():
+            self._quiet_since = None
+            return
+        now = time.monotonic()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        elif now - self._quiet_since >= self.data_timeout:
+            state = self.stats.connections.get("market_data", "unknown")
+            self.stalled = (f"no market data for {self.data_timeout:g} s while the market is open (data stream "
+                            f"{state}): check the data stream URL, the feed and the symbols")
 
     def drain(self, seconds: float = 0.5) -> None:
         """Apply what is still arriving for a short while (after stop requests, in tests)."""

@@ -88,6 +88,9 @@ class AlpacaVenue:
         clock = await self.alpaca.rest.get_clock()
         return int(pd.Timestamp(clock.timestamp).as_unit("ns").value)
 
+    async def market_open(self) -> bool:
+        return bool((await self.alpaca.rest.get_clock()).is_open)
+
     async def history(self, symbol: str, timeframe: str, start_ns: int) -> list[Bar]:
         return await self.market_data.fetch_bars(symbol, timeframe, start_ns, None)
 
