@@ -26,7 +26,7 @@ def _cfg(tmp: Path, **over) -> object:
 def test_an_unknown_broker_is_one_clear_config_error(tmp_path: Path) -> None:
     raw = live_config_dict(tmp_path)
     raw["execution"]["broker"] = "ib"
-    with pytest.raises(ConfigError, match=r"execution\.broker: .*'simulated'.*'alpaca'.*\(got 'ib'\)"):
+    with pytest.raises(ConfigError, match=r"execution\.broker: .*'simulated', 'alpaca' or 'paper'.*\(got 'ib'\)"):
         config_from_dict(raw, base_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="unknown broker"):
         get_adapter("ib")

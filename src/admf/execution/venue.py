@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from admf.core.events import Bar
 from admf.execution.async_engine import AsyncBroker, LiveService
 
-__all__ = ["BrokerAdapter", "Venue"]
+__all__ = ["BrokerAdapter", "DataFeed", "Venue"]
 
 
 class Venue(Protocol):
@@ -42,6 +42,16 @@ class Venue(Protocol):
         ...
 
 
+class DataFeed(LiveService, Protocol):
+    """Market data alone: live bars to the engine's inbox, the broker clock and history."""
+
+    async def clock_ns(self) -> int: ...
+
+    async def market_open(self) -> bool: ...
+
+    async def history(self, symbol: str, timeframe: str, start_ns: int) -> list[Bar]: ...
+
+
 class BrokerAdapter(Protocol):
     name: str
     demo_config: str | None  # a config for `admf demo live` on admf's emulator, if it speaks this protocol
@@ -56,4 +66,9 @@ class BrokerAdapter(Protocol):
 
     def venue(self, settings: Any, *, symbols: list[str], timeframe: str, journal: Any, tuning: Any = None) -> Venue:
         """The broker and its market data for one session (not started)."""
+        ...
+
+    def data_feed(self, settings: Any, *, symbols: list[str], timeframe: str, tuning: Any = None) -> DataFeed | None:
+        """This adapter's market data alone, for a broker that trades elsewhere (paper); None
+        when it has none."""
         ...

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
-import importlib
 import logging
 import math
 import os
@@ -49,7 +48,9 @@ def get_adapter(name: str, *, file: str | None = None) -> BrokerAdapter:
     if name not in known:
         raise ConfigError("unknown broker", file=file, field="execution.broker", value=name,
                           accepted=", ".join(["simulated", *known]))
-    adapter: BrokerAdapter = importlib.import_module(f"admf.adapters.{name}").ADAPTER
+    from admf.adapters import find_adapter
+
+    adapter: BrokerAdapter = find_adapter(name)
     return adapter
 
 

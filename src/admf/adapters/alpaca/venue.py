@@ -23,10 +23,11 @@ from typing import Any
 
 from admf.adapters.alpaca.broker import AlpacaBroker
 from admf.adapters.alpaca.market_data import AlpacaMarketData
+from admf.adapters.alpaca.rest import AlpacaRest
 from admf.adapters.alpaca.settings import DATA_URL, LIVE_URL, PAPER_URL, AlpacaSettings
 from admf.core.errors import ConfigError
 from admf.core.events import Bar
-from admf.execution.async_engine import AsyncBroker, LiveService
+from admf.execution.async_engine import AsyncBroker, Emit, LiveService
 
 __all__ = ["ADAPTER", "AlpacaAdapter", "AlpacaVenue", "AlpacaVenueSettings"]
 
@@ -113,6 +114,50 @@ live_trading:
 """
 
 
+class AlpacaDataFeed:
+    """Alpaca's market data alone (the live bars of a broker that trades elsewhere, e.g. paper)."""
+
+    def __init__(self, s: AlpacaVenueSettings, *, symbols: list[str], timeframe: str,
+                 tuning: AlpacaSettings | None = None) -> None:
+        kw: dict[str, Any] = {"settings": tuning} if tuning is not None else {}
+        self.rest = AlpacaRest(s.api_key, s.secret_key, trading_url=s.trading_url, data_url=s.data_url or DATA_URL,
+                               **kw)
+        if s.data_stream_url:
+            kw["stream_url"] = s.data_stream_url
+        self.market_data = AlpacaMarketData(s.api_key, s.secret_key, symbols, timeframe=timeframe, feed=s.feed,
+                                            data_url=s.data_url or DATA_URL, rest=self.rest, **kw)
+
+    @property
+    def stream(self) -> Any:
+        return self.market_data.stream
+
+    async def start(self, emit: Emit) -> None:
+        await self.rest.open()
+        try:
+            await self.rest.get_clock()  # the keys and the URL, checked before streaming
+            await self.market_data.start(emit)
+        except BaseException:
+            await self.rest.close()
+            raise
+
+    async def close(self) -> None:
+        try:
+            await self.market_data.close()
+        finally:
+            await self.rest.close()
+
+    async def clock_ns(self) -> int:
+        import pandas as pd
+
+        return int(pd.Timestamp((await self.rest.get_clock()).timestamp).as_unit("ns").value)
+
+    async def market_open(self) -> bool:
+        return bool((await self.rest.get_clock()).is_open)
+
+    async def history(self, symbol: str, timeframe: str, start_ns: int) -> list[Bar]:
+        return await self.market_data.fetch_bars(symbol, timeframe, start_ns, None)
+
+
 class AlpacaAdapter:
     name = "alpaca"
     demo_config: str | None = DEMO_CONFIG
@@ -149,6 +194,10 @@ class AlpacaAdapter:
     def venue(self, settings: AlpacaVenueSettings, *, symbols: list[str], timeframe: str, journal: Any,
               tuning: Any = None) -> AlpacaVenue:
         return AlpacaVenue(settings, symbols=symbols, timeframe=timeframe, journal=journal, tuning=tuning)
+
+    def data_feed(self, settings: AlpacaVenueSettings, *, symbols: list[str], timeframe: str,
+                  tuning: Any = None) -> AlpacaDataFeed:
+        return AlpacaDataFeed(settings, symbols=symbols, timeframe=timeframe, tuning=tuning)
 
 
 ADAPTER = AlpacaAdapter()
