@@ -43,6 +43,8 @@ class SimOrder:
 class SimulatedBroker:
     """Holds working orders per symbol and fills them bar by bar."""
 
+    split_flips = False  # a reversal's two orders go together (both fill on the same bar)
+
     def __init__(
         self,
         on_fill: Callable[[Fill, int], None],

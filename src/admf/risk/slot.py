@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from admf.core.enums import ExitReason, Side
 from admf.core.events import Fill, OrderRequest
@@ -20,6 +20,19 @@ from admf.risk.sizing import Sizing
 
 # session code of a bar: outside regular hours, inside, or the session's last bar
 OFF, IN, LAST = 0, 1, 2
+
+
+class SlotBroker(Protocol):
+    """What a slot needs of its broker: the SimulatedBroker of a backtest, or the live
+    OrderManager. `cancel` returns True while the order's outcome is still to come."""
+
+    split_flips: bool  # a reversal as close, then open once the close has filled
+
+    def submit(self, req: OrderRequest, sym: int, bar: int, close: float, day: int = 0) -> None: ...
+
+    def fill_now(self, req: OrderRequest, sym: int, bar: int, price: float, *, market: bool = True) -> None: ...
+
+    def cancel(self, client_order_id: str, ts: int = 0) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +54,7 @@ class StrategySlot:
         *,
         strategy: Any,
         book: Any,
-        broker: Any,
+        broker: SlotBroker,
         sym: int,
         symbol: str,
         strategy_id: str,
@@ -80,7 +93,7 @@ class StrategySlot:
         self.working: dict[str, float] = {}
         self.goal: Goal | None = None  # a decision waiting for the working orders to end
         self.flip_close: str | None = None  # the close leg of a flip, the open follows its fill
-        self.split_flips = bool(getattr(broker, "split_flips", False))
+        self.split_flips = broker.split_flips
         self.target = 0.0  # the position the last decision asked for
         self.exit_pending: str | None = None  # a risk or session exit sent (or waiting) and not yet done
         self.n_orders = 0

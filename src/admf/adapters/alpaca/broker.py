@@ -471,18 +471,18 @@ class AlpacaBroker:
         cursor: int | str | None = after or None
         while True:
             page = await self.rest.list_orders("all", after=cursor, limit=500, direction="asc")
-            for o in page:
-                if o.client_order_id in wanted:
-                    found[o.client_order_id] = o
+            for listed in page:
+                if listed.client_order_id in wanted:
+                    found[listed.client_order_id] = listed
             if len(page) < 500 or len(found) == len(wanted):
                 break
             cursor = page[-1].submitted_at or page[-1].created_at
         for wire, st in wanted.items():
-            o = found.get(wire)
-            if o is None and len(wanted) <= 3:
-                o = await self.rest.get_order_by_client_order_id(wire)  # belt and braces for a few
-            if o is not None:
-                self._apply_order(st, o)
+            hit = found.get(wire)
+            if hit is None and len(wanted) <= 3:
+                hit = await self.rest.get_order_by_client_order_id(wire)  # belt and braces for a few
+            if hit is not None:
+                self._apply_order(st, hit)
             elif self.settings.resend_unsent_on_restart:
                 self._spawn(self._send(st))
             else:
