@@ -140,3 +140,22 @@ def test_two_books_on_one_symbol_are_netted_without_refusals(harness, tmp_path) 
     b_orders = [(o["side"], o["qty"]) for o in rec.orders if "-b-" in o["client_order_id"]]
     assert b_orders[:2] == [("sell", 5.0), ("sell", 5.0)]
     assert sum(f.qty for f in s.books["b"].fills if f.side.value == "sell") == 10
+
+
+def test_a_stop_under_a_rate_limit_backlog_cancels_and_sends_nothing_after(harness) -> None:
+    """An order queued behind 429s when the session stops (cancel_on_stop): it is dropped, not
+    sent after the stop's cancel-all; the account ends with nothing open and nothing held."""
+    h = harness(scripted("2=1"), settings=HEALING)
+    h.start()
+    h.play(1)
+    h.emu.set_fault("rate_limit_burst", seconds=1.0)
+    _step_quickly(h, 1)  # bar 2: buy 10, queued behind the 429s
+    h.session.run(duration=0.1)
+    assert h.posts == []
+    runner = h.runner
+    assert runner is not None
+    runner.stop()
+    h.runner = None
+    assert runner.journal.closed
+    state = h.emu.state()
+    assert h.posts == [] and state["open_orders"] == 0 and state["positions"] == {}

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from admf.core.errors import UserError
+from admf.core.errors import BrokerError, UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,9 +51,17 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
     mode = "paper" if paper else "LIVE"
     console.print(f"{cfg.name}: {mode} session on {', '.join(cfg.data.specs)} (Ctrl-C stops)")
     started = time.time()
-    # bad input (keys, URLs, journal) raises a UserError here, before anything is sent
-    runner = start_live_runner(cfg, paper=paper, confirm_live=getattr(args, "confirm_live", False),
-                               endpoints=endpoints, journal_path=getattr(args, "journal", None), settings=settings)
+    # bad input (keys, URLs, journal) raises a UserError here, before anything is sent; a broker
+    # that fails to start otherwise is one line and exit 1 (nothing sent, the journal closed)
+    try:
+        runner = start_live_runner(cfg, paper=paper, confirm_live=getattr(args, "confirm_live", False),
+                                   endpoints=endpoints, journal_path=getattr(args, "journal", None),
+                                   settings=settings)
+    except UserError:
+        raise  # one line, exit 2 (by the CLI)
+    except BrokerError as exc:
+        console.print(f"[bold red]the live session could not start:[/] {exc}", markup=True, highlight=False)
+        return EXIT_ERROR
     session = runner.session
     assert session is not None
     code, stopped_by = EXIT_OK, "end"

@@ -225,10 +225,7 @@ class LiveRunner:
 
 def _journal_capital(journal: Any, account_cash: float) -> float:
     """Capital of the books: the account's cash when the journal first saw it (kept across restarts)."""
-    get = getattr(journal, "get_meta", None)
-    if get is None:
-        return account_cash
-    seen = get("initial_cash")
+    seen = journal.get_meta("initial_cash")
     if seen is None:
         journal.set_meta("initial_cash", repr(account_cash))
         return account_cash
