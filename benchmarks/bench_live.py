@@ -202,7 +202,7 @@ def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, 
         submitted: dict[str, int] = {}
         done: dict[str, int] = {}
         applied: dict[str, int] = {}
-        apply_fill, submit, on_update = slot.book.apply_fill, live.engine.submit, s.on_update
+        apply_fill, submit, on_update = slot.book.apply_fill, live.engine.submit, s.broker.on_update
 
         def timed_apply(fill: Fill, bar: int = -1) -> bool:
             ok = apply_fill(fill, bar)
@@ -220,7 +220,7 @@ def latency_run(base: str, tmp: Path, *, journal: bool, orders: int, warm: int, 
 
         slot.book.apply_fill = timed_apply  # type: ignore[method-assign]
         live.engine.submit = timed_submit  # type: ignore[method-assign]
-        s.on_update = timed_update  # type: ignore[method-assign]
+        s.broker.on_update = timed_update  # type: ignore[method-assign]
         s.run(duration=0.1)  # connection events
         _WIRE.clear()
         for i, bar in enumerate(make_bars(orders + warm)):
@@ -331,6 +331,9 @@ class NullBroker:
 
     async def replace(self, *a: Any) -> None:
         return None
+
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        return False
 
     async def cancel_all(self) -> None:
         return None

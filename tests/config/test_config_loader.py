@@ -182,7 +182,7 @@ def test_defaults_when_sections_are_left_out(raw_config) -> None:
     [
         ({"execution": {"fill": 3}}, "execution.fill", 3, "'next_open' or 'close'"),
         ({"execution": {"fill": "tomorrow"}}, "execution.fill", "tomorrow", "'next_open' or 'close'"),
-        ({"execution": {"broker": "ib"}}, "execution.broker", "ib", "'simulated' or 'alpaca'"),
+        ({"execution": {"broker": "ib"}}, "execution.broker", "ib", "'simulated', 'alpaca' or 'paper'"),
         ({"execution": {"slipage": {"type": "bps"}}}, "execution.slipage", "slipage", "unknown key"),
         ({"execution": {"commission": {"type": "per_share", "rate": -1}}}, "execution.commission.rate", -1,
          "greater than or equal to 0"),

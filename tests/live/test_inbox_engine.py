@@ -41,7 +41,7 @@ class FakeBroker:
     async def submit(self, req: OrderRequest) -> None:
         self.calls.append(("submit", req.client_order_id, threading.current_thread().name))
         await asyncio.sleep(0.01)
-        self.emit(OrderUpdate(req.client_order_id, OrderStatus.NEW, 1, "b-" + req.client_order_id))
+        self.emit(OrderUpdate(req.client_order_id, OrderStatus.ACCEPTED, 1, "b-" + req.client_order_id))
         self.emit(
             Fill(
                 "x-" + req.client_order_id,
@@ -61,6 +61,9 @@ class FakeBroker:
 
     async def replace(self, client_order_id, qty=None, limit_price=None, stop_price=None) -> None:
         self.calls.append(("replace", client_order_id, qty, limit_price, stop_price))
+
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        return False
 
     async def cancel_all(self) -> None:
         self.calls.append(("cancel_all",))

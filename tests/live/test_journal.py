@@ -55,8 +55,8 @@ def test_recover_returns_open_intents_fills_and_last_event(tmp_path):
         j.record_intent(_req(cid))
     j.set_broker_id("open-sent", "B1")
     j.set_broker_id("done", "B2")
-    j.record_transition(OrderUpdate("open-sent", OrderStatus.NEW, 100, "B1"))
-    j.record_transition(OrderUpdate("done", OrderStatus.NEW, 110, "B2"))
+    j.record_transition(OrderUpdate("open-sent", OrderStatus.ACCEPTED, 100, "B1"))
+    j.record_transition(OrderUpdate("done", OrderStatus.ACCEPTED, 110, "B2"))
     j.record_fill(_fill("x9", "done", 10.0, 150))
     j.record_transition(OrderUpdate("done", OrderStatus.FILLED, 150, "B2", 10.0, 100.0))
     j.record_fill(_fill("x8", "open-sent", 1.0, 120))
@@ -67,7 +67,7 @@ def test_recover_returns_open_intents_fills_and_last_event(tmp_path):
     assert set(by_cid) == {"open-unsent", "open-sent"}
     assert by_cid["open-unsent"].broker_order_id is None
     assert by_cid["open-sent"].broker_order_id == "B1"
-    assert by_cid["open-sent"].status == "new"
+    assert by_cid["open-sent"].status == "accepted"
     assert rec.exec_ids == frozenset({"x8", "x9"})
     assert rec.last_event_ts == 150
 
@@ -76,11 +76,12 @@ def test_transitions_and_replace_chain(tmp_path):
     with Journal(tmp_path / "j.sqlite") as j:
         j.record_intent(_req("a1"))
         j.set_broker_id("a1", "B1", "a1")
-        j.record_transition(OrderUpdate("a1", OrderStatus.NEW, 1, "B1"))
+        j.record_transition(OrderUpdate("a1", OrderStatus.ACCEPTED, 1, "B1"))
         j.set_broker_id("a1", "B2", "a1~1")
-        j.record_transition(OrderUpdate("a1", OrderStatus.NEW, 2, "B2", reason="replaced"))
+        j.record_transition(OrderUpdate("a1", OrderStatus.ACCEPTED, 2, "B2", reason="replaced"))
         j.record_transition(OrderUpdate("a1", OrderStatus.CANCELED, 3, "B2"))
-        assert [t.status for t in j.transitions("a1")] == [OrderStatus.NEW, OrderStatus.NEW, OrderStatus.CANCELED]
+        want = [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED, OrderStatus.CANCELED]
+        assert [t.status for t in j.transitions("a1")] == want
         assert j.broker_ids("a1") == [("B1", "a1"), ("B2", "a1~1")]
         assert j.client_id_for_broker_id("B2") == "a1"
         assert j.intent("a1").broker_order_id == "B2"

@@ -70,6 +70,11 @@ def test_demo_live_runs_a_whole_session_with_no_keys(tmp_path: Path) -> None:
     assert len(runs) == 1
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["bars"] == 25
+    assert summary["exit_code"] == 0 and summary["stopped_by"] == "max-bars"
+    audit = (runs[0] / "audit.log").read_text().splitlines()
+    kinds = {line.split()[1] for line in audit}
+    assert kinds <= {"order", "fill", "cancel", "reject", "expire"}
+    assert len(audit) <= 4 * summary["fills"] + 4  # lines per order and fill, never per bar
     assert "demo-secret" not in out + err + "".join(p.read_text() for p in runs[0].iterdir())
 
 

@@ -35,7 +35,7 @@ def test_live_session_makes_the_same_signals_and_orders_as_a_backtest(harness) -
     n = 90
     h.play(n)
     live_slot = session.build.all_slots[0]
-    live_orders = [(st.req.side.value, st.req.qty, st.req.ts) for st in session.broker.orders.values()]
+    live_orders = [(o.request.side.value, o.request.qty, o.request.ts) for o in session.broker.book_orders.values()]
 
     cfg = h.cfg.model_copy(update={"execution": h.cfg.execution.model_copy(update={"broker": "simulated",
                                                                                    "execution_mode": "sync"})})

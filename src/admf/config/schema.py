@@ -20,6 +20,17 @@ from admf.config.interpolate import Unresolved
 from admf.core.errors import ConfigError
 
 
+def broker_names() -> list[str]:
+    """The broker adapters installed (packages under admf/adapters), found without importing them."""
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec("admf.adapters")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations) if m.ispkg)
+
+
 class _Model(BaseModel):
     # `${VAR}` of a digits-only value arrives as a number; a text field still takes it as text
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
@@ -77,7 +88,19 @@ class CommissionConfig(_Model):
 
 
 class ExecutionConfig(_Model):
-    broker: Literal["simulated", "alpaca"] = "simulated"
+    # "simulated" (a backtest) or a broker adapter's name (admf.adapters.<name>), checked when a
+    # live session starts; its settings are the config's `broker:` section
+    broker: str = "simulated"
+
+    @field_validator("broker")
+    @classmethod
+    def _known_broker(cls, v: str) -> str:
+        names = ["simulated", *broker_names()]
+        if v not in names:
+            shown = [repr(n) for n in names]
+            raise ValueError(f"Input should be {', '.join(shown[:-1])} or {shown[-1]}")
+        return v
+
     execution_mode: Literal["sync", "async"] = "sync"
     fill: Literal["next_open", "close"] = "next_open"
     slippage: SlippageConfig = SlippageConfig()
@@ -113,6 +136,10 @@ class LiveTradingConfig(_Model):
     flatten_on_kill: bool = False
     journal: str | None = None
     warmup_bars: int = Field(200, ge=0)
+    audit_jsonl: bool = False
+    # no bar for this many seconds while the broker's clock says the market is open ends the
+    # session (exit 1); None: five bar intervals, at least 120 s; 0: never
+    data_timeout: float | None = Field(None, ge=0)  # also write the audit trail as JSON lines (audit.jsonl)
     # field -> environment variable that was not set when the config was read
     _unresolved: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -183,6 +210,8 @@ class Config(_Model):
     portfolio: PortfolioConfig = PortfolioConfig()
     execution: ExecutionConfig = ExecutionConfig()
     live_trading: LiveTradingConfig = LiveTradingConfig()
+    # the broker adapter's settings (keys, URLs, feed, ...), validated by that adapter
+    broker: dict[str, Any] = {}
     output: OutputConfig = OutputConfig()
     source: str | None = None
     base_dir: str | None = None

@@ -31,25 +31,37 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Order state machine: NEW -> ACCEPTED -> PARTIALLY_FILLED -> FILLED / CANCELED / REJECTED / EXPIRED."""
+    """The states of an order; the transitions between them are in admf.core.orders.
 
-    NEW = "new"
+    pending_new: sent (or about to be), no answer yet; unknown: the submit's answer was lost
+    (the broker may or may not hold the order); accepted: working at the broker;
+    pending_cancel / pending_replace: our cancel / replace is on its way.
+    """
+
+    PENDING_NEW = "pending_new"
+    UNKNOWN = "unknown"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_REPLACE = "pending_replace"
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
     EXPIRED = "expired"
-    REPLACED = "replaced"
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
+    @classmethod
+    def parse(cls, text: str) -> OrderStatus:
+        """A status as stored by any version (journals written before this state machine said
+        "new" for a working order and "replaced" for an order whose replacement continues it)."""
+        return _LEGACY.get(text) or cls(text)
 
-_TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.REPLACED}
-)
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+_LEGACY = {"new": OrderStatus.ACCEPTED, "replaced": OrderStatus.ACCEPTED}
 
 
 class ExitReason(StrEnum):

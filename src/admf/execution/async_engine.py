@@ -56,6 +56,12 @@ class AsyncBroker(LiveService, Protocol):
 
     async def cancel_all(self) -> None: ...
 
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        """True when a command that raised `exc` may still have been carried out by the broker
+        (no answer, a timeout after sending): the order manager then waits for the adapter's
+        lookup instead of taking the command as refused."""
+        ...
+
 
 def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     if use_uvloop:
@@ -224,6 +230,7 @@ class AsyncExecutionEngine:
 
     def _spawn(self, name: str, cid: str, fn: Callable[..., Awaitable[None]], args: tuple) -> None:
         task = asyncio.ensure_future(fn(*args))
+        task.set_name(f"admf-{name}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._command_done(t, name, cid))
 
@@ -233,7 +240,8 @@ class AsyncExecutionEngine:
             return
         exc = task.exception()
         if exc is not None:
-            self.inbox.put(CommandFailed(name, cid, type(exc).__name__, str(exc), time.time_ns()))
+            unknown = self.broker.outcome_unknown(exc)
+            self.inbox.put(CommandFailed(name, cid, type(exc).__name__, str(exc), time.time_ns(), unknown))
 
     async def _startup(self) -> None:
         put = self.inbox.put
@@ -249,6 +257,14 @@ class AsyncExecutionEngine:
         put(ConnectionState("engine", "connected", time.time_ns()))
 
     async def _shutdown(self, cancel_open_orders: bool) -> None:
+        if cancel_open_orders:
+            # submits still queued (e.g. behind the rate limiter) are dropped, not sent after the
+            # cancel-all; one already on the wire is found and cancelled by the cancel-all
+            queued = [t for t in self._tasks if t.get_name() == "admf-submit"]
+            for t in queued:
+                t.cancel()
+            if queued:
+                await asyncio.wait(queued, timeout=1.0)
         if cancel_open_orders and self.broker in self._started:
             try:
                 await self.broker.cancel_all()

@@ -32,13 +32,16 @@ class ConnectionState(msgspec.Struct, frozen=True, gc=False):
 
 
 class CommandFailed(msgspec.Struct, frozen=True, gc=False):
-    """A command from the main thread failed; `error` is the exception class name."""
+    """A command from the main thread failed; `error` is the exception class name (for people:
+    code decides on `outcome_unknown`, which the adapter sets when the broker may have carried
+    the command out, e.g. no answer to a submit)."""
 
     command: str
     client_order_id: str
     error: str
     message: str
     ts: int
+    outcome_unknown: bool = False
 
 
 class DataGap(msgspec.Struct, frozen=True, gc=False):

@@ -298,7 +298,7 @@ class Journal:
         return [
             OrderUpdate(
                 client_order_id=r[0],
-                status=OrderStatus(r[1]),
+                status=OrderStatus.parse(r[1]),
                 ts=r[2],
                 broker_order_id=r[3],
                 filled_qty=r[4],
@@ -354,6 +354,10 @@ class Journal:
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def flush(self) -> None:
         """Fold the WAL into the main file (every write is already committed)."""

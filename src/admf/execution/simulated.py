@@ -19,11 +19,12 @@ from collections.abc import Callable
 
 from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from admf.core.events import Fill, OrderRequest, OrderUpdate
+from admf.core.orders import Order
 from admf.execution.costs import Commission, Slippage
 
 
 class SimOrder:
-    __slots__ = ("req", "sym", "day", "sign", "triggered", "status")
+    __slots__ = ("req", "sym", "day", "sign", "triggered", "order")
 
     def __init__(self, req: OrderRequest, sym: int, day: int) -> None:
         self.req = req
@@ -31,11 +32,18 @@ class SimOrder:
         self.day = day
         self.sign = 1 if req.side is Side.BUY else -1
         self.triggered = req.order_type is not OrderType.STOP_LIMIT
-        self.status = OrderStatus.ACCEPTED
+        # the state machine's order; strict: an impossible transition is a bug and raises
+        self.order = Order(req, strict=True)
+
+    @property
+    def status(self) -> OrderStatus:
+        return self.order.status
 
 
 class SimulatedBroker:
     """Holds working orders per symbol and fills them bar by bar."""
+
+    split_flips = False  # a reversal's two orders go together (both fill on the same bar)
 
     def __init__(
         self,
@@ -61,9 +69,10 @@ class SimulatedBroker:
 
     def _update(self, o: SimOrder, status: OrderStatus, ts: int, filled: float = 0.0,
                 price: float | None = None, reason: str = "") -> None:
-        o.status = status
         u = OrderUpdate(o.req.client_order_id, status, ts, filled_qty=filled, filled_avg_price=price,
                         reason=reason)
+        if status is not OrderStatus.FILLED:  # a fill moves the order itself (see _fill)
+            o.order.apply(u)
         self.update_log.append(u)
         if self.on_update is not None:
             self.on_update(u)
@@ -106,9 +115,11 @@ class SimulatedBroker:
     def _fill(self, o: SimOrder, price: float, ts: int, bar: int) -> None:
         r = o.req
         fee = self.commission.cost(r.qty, price)
+        fill = Fill(r.client_order_id + "-1", r.client_order_id, r.strategy_id, r.symbol, r.side, r.qty, price, ts,
+                    fee, r.reason)
+        o.order.apply(fill)
         self._update(o, OrderStatus.FILLED, ts, r.qty, price)
-        self.on_fill(Fill(r.client_order_id + "-1", r.client_order_id, r.strategy_id, r.symbol, r.side, r.qty,
-                          price, ts, fee, r.reason), bar)
+        self.on_fill(fill, bar)
 
     def on_bar(self, sym: int, bar: int, ts: int, o: float, h: float, l: float, c: float, day: int = 0) -> None:
         """Work the symbol's orders against a new bar (called before strategies see it)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from admf.core.enums import ExitReason, Side
 from admf.core.events import Fill, OrderRequest
@@ -21,13 +22,39 @@ from admf.risk.sizing import Sizing
 OFF, IN, LAST = 0, 1, 2
 
 
+class SlotBroker(Protocol):
+    """What a slot needs of its broker: the SimulatedBroker of a backtest, or the live
+    OrderManager. `cancel` returns True while the order's outcome is still to come."""
+
+    split_flips: bool  # a reversal as close, then open once the close has filled
+
+    def submit(self, req: OrderRequest, sym: int, bar: int, close: float, day: int = 0) -> None: ...
+
+    def fill_now(self, req: OrderRequest, sym: int, bar: int, price: float, *, market: bool = True) -> None: ...
+
+    def cancel(self, client_order_id: str, ts: int = 0) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """A decision not yet (fully) sent: where and why it was made."""
+
+    bar: int
+    ts: int
+    price: float
+    day: int
+    reason: str
+    exit: bool = False  # close the position (an exit), not trade to the target
+    market: bool = True
+
+
 class StrategySlot:
     def __init__(
         self,
         *,
         strategy: Any,
         book: Any,
-        broker: Any,
+        broker: SlotBroker,
         sym: int,
         symbol: str,
         strategy_id: str,
@@ -61,10 +88,14 @@ class StrategySlot:
         self.raw_last = 0
         self.eff = 0
         self.exit_state: ExitState | None = None
-        self.working: dict[str, float] = {}  # client_order_id -> quantity still to fill
-        self.deferred: tuple[str, OrderRequest, int, float, int] | None = None  # opening leg of a flip
+        # client_order_id -> quantity still to fill, for every order whose outcome is not known
+        # yet (including those with a cancel on its way)
+        self.working: dict[str, float] = {}
+        self.goal: Goal | None = None  # a decision waiting for the working orders to end
+        self.flip_close: str | None = None  # the close leg of a flip, the open follows its fill
+        self.split_flips = broker.split_flips
         self.target = 0.0  # the position the last decision asked for
-        self.exit_pending: str | None = None  # a risk or session exit sent and not yet filled
+        self.exit_pending: str | None = None  # a risk or session exit sent (or waiting) and not yet done
         self.n_orders = 0
         self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
         self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
@@ -78,18 +109,27 @@ class StrategySlot:
         )
 
     def _cancel_working(self, ts: int) -> None:
-        self.deferred = None
-        for coid in self.working:
-            self.broker.cancel(coid, ts)
-        self.working.clear()
+        """Ask the broker to cancel every working order. They stay working (and count against
+        the exposure) until the broker confirms the outcome: canceled, or filled after all."""
+        for coid in list(self.working):
+            if not self.broker.cancel(coid, ts):
+                self.working.pop(coid, None)  # nothing open at the broker under that id
 
-    def on_order_done(self, client_order_id: str) -> None:
-        """The order ended without filling completely (canceled, rejected, expired)."""
-        self.working.pop(client_order_id, None)
-        if self.deferred is not None and self.deferred[0] == client_order_id:
-            self.deferred = None  # the close failed: do not open the other side
+    def on_order_done(self, client_order_id: str, filled: bool = False) -> None:
+        """The order ended, every execution of it applied: without filling completely
+        (canceled, rejected, expired), or `filled`."""
+        self._done(client_order_id, filled=filled)
+
+    def _done(self, client_order_id: str, *, filled: bool) -> None:
+        if self.working.pop(client_order_id, None) is None and client_order_id != self.flip_close:
+            return
+        if self.flip_close == client_order_id:
+            self.flip_close = None
+            if not filled:
+                self.goal = None  # the close failed: do not open the other side
         if self.exit_pending == client_order_id:
-            self.exit_pending = None  # the exit failed: the guard tries again on the next bar
+            self.exit_pending = None  # a failed exit is tried again by the guard on the next bar
+        self._pursue()
 
     def _equity(self, close: float) -> float:
         if self.prices is None:
@@ -133,25 +173,53 @@ class StrategySlot:
             return
         self.eff = eff
         self.signals.append((bar, ts, eff))
-        self._cancel_working(ts)
         target = self._target(eff, c)
         if eff != 0 and self.entry_filter is not None and not self.entry_filter(eff, o, h, l, c, v):
             target = 0.0
+        self._aim(target, Goal(bar, ts, c, day, ExitReason.SIGNAL.value))
+
+    def _aim(self, target: float, goal: Goal) -> None:
+        """A new decision: cancel what an earlier one left working, then trade towards `target`
+        once nothing is working any more (at once with a synchronous broker)."""
         self.target = target
+        self.goal = goal
+        self.flip_close = None  # a flip still closing is now just an order to cancel
+        if self.exit_pending == "":
+            self.exit_pending = None
+        self._cancel_working(goal.ts)
+        self._pursue()
+
+    def _pursue(self) -> None:
+        """Send the order(s) of the pending decision, sized from the known position, if nothing
+        is working. This is what keeps the exposure invariant: an order is only ever sized
+        against a position no earlier order of this slot can still change."""
+        g = self.goal
+        if g is None or self.working:
+            return
         pos = self.book.position(self.symbol)
+        target = self.target
+        if g.exit:
+            self.goal = None
+            self.exit_pending = None
+            if pos:
+                self._exit(self._order(-pos, g.ts, g.bar, g.price, g.reason), g.bar, g.price, g.market)
+            return
         if pos and target and (pos > 0) != (target > 0):
             # a flip is two orders, close then open: brokers refuse one order that reverses a position
-            close = self._order(-pos, ts, bar, c, ExitReason.SIGNAL.value)
-            opening = self._order(target, ts, bar, c, ExitReason.SIGNAL.value)
-            self._send(close, bar, c, day)
-            if getattr(self.broker, "split_flips", False):
-                self.deferred = (close.client_order_id, opening, bar, c, day)
-            else:
-                self._send(opening, bar, c, day)
+            close = self._order(-pos, g.ts, g.bar, g.price, g.reason)
+            if self.split_flips:
+                self.flip_close = close.client_order_id  # the goal stays: the open follows the close's fill
+                self._send(close, g.bar, g.price, g.day)
+                return
+            opening = self._order(target, g.ts, g.bar, g.price, g.reason)
+            self.goal = None
+            self._send(close, g.bar, g.price, g.day)
+            self._send(opening, g.bar, g.price, g.day)
             return
+        self.goal = None
         delta = target - pos
         if abs(delta) > 1e-9:
-            self._send(self._order(delta, ts, bar, c, ExitReason.SIGNAL.value), bar, c, day)
+            self._send(self._order(delta, g.ts, g.bar, g.price, g.reason), g.bar, g.price, g.day)
 
     def _send(self, req: OrderRequest, bar: int, c: float, day: int) -> None:
         self.working[req.client_order_id] = req.qty
@@ -163,42 +231,25 @@ class StrategySlot:
         self.exit_pending = req.client_order_id
         self.broker.fill_now(req, self.sym, bar, price, market=market)
 
-    def flatten(self, bar: int, ts: int, price: float, reason: str) -> None:
-        """Cancel what is working and close the position at market (session close, kill switch)."""
-        self._cancel_working(ts)
-        self.target = 0.0
-        pos = self.book.position(self.symbol)
-        if pos:
-            self._exit(self._order(-pos, ts, bar, price, reason), bar, price, True)
-
-    def reconcile_target(self, ts: int, price: float) -> None:
-        """Live: once nothing is working, send what still separates the position from the target.
-
-        A fill that arrives after its order was thought cancelled (a late update) leaves the
-        book off the target; this brings it back. A backtest never needs it: its fills are
-        synchronous, so the position always equals the target when nothing is working.
-        """
-        if self.working or self.deferred is not None or self.exit_pending is not None:
-            return
-        delta = self.target - self.book.position(self.symbol)
-        if abs(delta) > 1e-9:
-            self._send(self._order(delta, ts, -1, price, "retarget"), -1, price, 0)
+    def flatten(self, bar: int, ts: int, price: float, reason: str, market: bool = True) -> None:
+        """Cancel what is working and close the position (session close, kill switch, risk exit):
+        at once, or, live, once the cancels are confirmed and the position is known."""
+        self._aim(0.0, Goal(bar, ts, price, 0, reason, exit=True, market=market))
+        if self.goal is not None:
+            self.exit_pending = ""  # the exit waits for the cancels; the guard must not fire again
 
     # fills and exits ------------------------------------------------------------------------
     def on_fill(self, fill: Fill, bar: int) -> None:
         """After the book applied a fill of this slot: (re)arm or drop the exit guard."""
+        self._update_guard(bar)
         left = self.working.get(fill.client_order_id)
         if left is not None:
             if left - fill.qty <= 1e-9:
-                del self.working[fill.client_order_id]
-                if self.exit_pending == fill.client_order_id:
-                    self.exit_pending = None
-                d = self.deferred
-                if d is not None and d[0] == fill.client_order_id:
-                    self.deferred = None
-                    self._send(d[1], d[2], d[3], d[4])
+                self._done(fill.client_order_id, filled=True)
             else:
                 self.working[fill.client_order_id] = left - fill.qty
+
+    def _update_guard(self, bar: int) -> None:
         if not self.exit_rules.active or self.guards is None:
             return
         pos = self.book.position(self.symbol)
@@ -222,7 +273,4 @@ class StrategySlot:
         if hit is None:
             return
         price, reason, market = hit
-        self._cancel_working(ts)
-        self.target = 0.0
-        pos = self.book.position(self.symbol)
-        self._exit(self._order(-pos, ts, bar, price, reason.value), bar, price, market)
+        self.flatten(bar, ts, price, reason.value, market)

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from admf.config.schema import Config
-from admf.core.enums import ExitReason, OrderStatus, Side
+from admf.core.enums import ExitReason
 from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
 from admf.data.frame import BarFrame
 from admf.data.timeframe import timeframe_ns
 from admf.data.timeline import merge
 from admf.execution.inbox import CommandFailed, ConnectionState, DataGap, Inbox
+from admf.execution.order_manager import AuditTrail, OrderEngine, OrderManager
 from admf.risk.pretrade import PreTradeGuard, PreTradeLimits
 from admf.runtime.backtest import BacktestBuild
 from admf.runtime.session import session_code
@@ -30,62 +31,6 @@ from admf.runtime.session import session_code
 log = logging.getLogger("admf.live")
 
 NS = 1_000_000_000
-# CommandFailed.error names after which a submitted order's fate is unknown (not a rejection)
-UNKNOWN_OUTCOME = frozenset({"BrokerUnavailable", "BrokerTimeout"})
-
-
-@dataclass
-class OrderState:
-    req: OrderRequest
-    status: OrderStatus = OrderStatus.NEW
-    filled: float = 0.0
-
-
-class LiveBroker:
-    """The slot-facing broker of a live session: checks limits, then hands orders to the engine."""
-
-    pending = 0  # the real broker works the orders; nothing to do per bar
-    split_flips = True  # a reversal is sent as close, then open once the close has filled
-
-    def __init__(self, send: Callable[[str, Any], None], guard: PreTradeGuard,
-                 position: Callable[[str], float]) -> None:
-        self.send = send
-        self.guard = guard
-        self.position = position
-        self.orders: dict[str, OrderState] = {}
-        self.refused: list[tuple[str, str]] = []
-        self.on_refused: Callable[[str], None] | None = None
-
-    def submit(self, req: OrderRequest, sym: int, bar: int, close: float, day: int = 0) -> None:
-        signed = req.qty if req.side.sign > 0 else -req.qty
-        why = self.guard.check(signed, close, self.position(req.symbol), time.time_ns())
-        self.orders[req.client_order_id] = OrderState(req)
-        if why is not None:
-            log.warning("order %s refused: %s", req.client_order_id, why)
-            self.orders[req.client_order_id].status = OrderStatus.REJECTED
-            self.refused.append((req.client_order_id, why))
-            if self.on_refused is not None:
-                self.on_refused(req.client_order_id)
-            return
-        self.send("submit", req)
-
-    def fill_now(self, req: OrderRequest, sym: int, bar: int, price: float, *, market: bool = True) -> None:
-        """A risk exit seen on a bar: live, it is a market order (exits are never limit-checked)."""
-        self.orders[req.client_order_id] = OrderState(req)
-        self.send("submit", req)
-
-    def cancel(self, client_order_id: str, ts: int = 0) -> bool:
-        st = self.orders.get(client_order_id)
-        if st is None or st.status.is_terminal:
-            return False
-        self.send("cancel", client_order_id)
-        return True
-
-    def on_bar(self, *args: Any) -> None:  # pragma: no cover - pending is always 0
-        return None
-
-    def open_orders(self) -> list[OrderRequest]:
-        return [s.req for s in self.orders.values() if not s.status.is_terminal]
 
 
 @dataclass
@@ -105,7 +50,7 @@ class LiveStats:
 class LiveSession:
     """Wires a config to an AsyncExecutionEngine-like `engine` (submit/cancel/cancel_all, inbox)."""
 
-    def __init__(self, cfg: Config, symbols: list[str], timeframe: str, *, engine: Any, inbox: Inbox,
+    def __init__(self, cfg: Config, symbols: list[str], timeframe: str, *, engine: OrderEngine, inbox: Inbox,
                  capital: float, id_tag: str = "") -> None:
         self.cfg = cfg
         self.symbols = list(symbols)
@@ -117,28 +62,29 @@ class LiveSession:
         empty = np.zeros(0)
         tl = merge([BarFrame(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty, s, timeframe)
                     for s in self.symbols])
-        self.broker = LiveBroker(self._send, self.guard, self._position)
+        self.audit = AuditTrail()
+        self.books_view: dict[str, Any] = {}
+        self.broker = OrderManager(engine, self.guard, self.books_view, self._slot_of, bar=lambda: self._bar_i,
+                                   audit=self.audit)
         self.build = BacktestBuild(cfg, tl, broker=self.broker, capital=capital, id_tag=id_tag)
-        self.broker.on_refused = lambda coid: self._slot_done(coid)
+        self.books_view.update(self.build.books)
         self.tf_ns = timeframe_ns(timeframe)
         self.sym_index = {s: i for i, s in enumerate(self.symbols)}
         self.prices: dict[str, float] = {}
         self.last_ts: dict[str, int] = {}
         self.stats = LiveStats()
+        dt = lt.data_timeout
+        self.data_timeout = max(5 * self.tf_ns / NS, 120.0) if dt is None else dt
+        # set by the runner: whether the broker's clock says the market is open (cached, cheap)
+        self.market_open: Callable[[], bool] = lambda: False
+        self._quiet_since: float | None = None  # market open and no bar since then
+        self.stalled = ""
         self.killed = False
         self._bar_i = 0
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _send(self, command: str, arg: Any) -> None:
-        getattr(self.engine, command)(arg)
-
-    def _position(self, symbol: str) -> float:
-        return sum(b.position(symbol) for b in self.build.books.values())
-
-    def _slot_done(self, coid: str) -> None:
-        slot = self.build.slot_of(coid)
-        if slot is not None:
-            slot.on_order_done(coid)
+    def _slot_of(self, coid: str) -> Any:
+        return self.build.slot_of(coid)
 
     @property
     def books(self) -> dict[str, Any]:
@@ -163,20 +109,26 @@ class LiveSession:
                 slot.raw_last = s
                 slot.eff = s if (s > 0 and slot.allow_long) or (s < 0 and slot.allow_short) else 0
             self.prices[bar.symbol] = bar.close
+            if self.build.last_close is not None:
+                self.build.last_close[bar.symbol] = bar.close
             self.last_ts[bar.symbol] = bar.ts
             n += 1
         return n
 
-    def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float]] = ()) -> int:
+    def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float, bool]] = ()) -> int:
         """Apply the fills earlier sessions on the same journal applied (a restart, a crash), so
         the books start where the broker's account is; call before any live event.
 
-        `open_orders` are those sessions' orders still open (request, quantity left): they stay
-        working for their slot, and the slot's target includes them, so their late fills are
-        not "corrected" away.
+        `open_orders` are those sessions' orders still open (request, quantity filled, whether the
+        broker acknowledged it): they stay working for their slot, which decides nothing new
+        until they have ended, and the slot's target includes them.
         """
         n = 0
+        exec_ids: set[str] = set()
+        filled: dict[str, float] = {}
         for fill in fills:
+            exec_ids.add(fill.exec_id)
+            filled[fill.client_order_id] = filled.get(fill.client_order_id, 0.0) + fill.qty
             book = self.build.books.get(fill.strategy_id)
             if book is None:
                 log.warning("journal fill %s of unknown book %r not restored", fill.exec_id, fill.strategy_id)
@@ -187,16 +139,33 @@ class LiveSession:
             slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
             if slot is not None:
                 slot.on_fill(fill, self._bar_i)  # re-arms the exit guard of a restored position
+        self.broker.exec_ids |= exec_ids
+        self._mark_restored_lots()
         for slot in self.build.all_slots:
             slot.target = slot.book.position(slot.symbol)  # what the account holds is the starting target
-        for req, left in open_orders:
+        for req, done, sent in open_orders:
             slot = self.build.slots_by_key.get((req.strategy_id, req.symbol))
-            if slot is not None:
-                slot.working[req.client_order_id] = left
-                slot.target += left if req.side is Side.BUY else -left
-                self.broker.orders[req.client_order_id] = OrderState(req)
+            if slot is None:
+                continue
+            done = max(done, filled.get(req.client_order_id, 0.0))
+            left = req.qty - done
+            if left <= 1e-9:
+                continue
+            self.broker.restore(req, done, sent, set())
+            slot.working[req.client_order_id] = left
+            slot.target += left * req.side.sign
         self.stats.restored_fills += n
         return n
+
+    def _mark_restored_lots(self) -> None:
+        """Every symbol a book holds has a price before its first live bar: the last warm-up
+        close, else the lot's average price (equity and exposure limits read it)."""
+        last = self.build.last_close
+        for b in self.build.books.values():
+            for sym, lot in b.lots.items():
+                self.prices.setdefault(sym, lot.avg_price)
+                if last is not None:
+                    last.setdefault(sym, lot.avg_price)
 
     # -- events -----------------------------------------------------------------------------
     def handle(self, ev: Any) -> None:
@@ -204,21 +173,19 @@ class LiveSession:
         if t is Bar:
             self.on_bar(ev)
         elif t is Fill:
-            self.on_fill(ev)
+            if self.broker.on_fill(ev):
+                self.stats.fills += 1
+            else:
+                self.stats.duplicate_fills += 1
         elif t is OrderUpdate:
-            self.on_update(ev)
+            self.stats.updates += 1
+            self.broker.on_update(ev)
         elif t is ConnectionState:
             self.stats.connections[ev.component] = ev.state
         elif t is CommandFailed:
             self.stats.command_failures += 1
             log.warning("%s %s failed: %s %s", ev.command, ev.client_order_id, ev.error, ev.message)
-            st = self.broker.orders.get(ev.client_order_id)
-            # Unreachable or timed out: the broker may have accepted (even filled) the order; the
-            # adapter looks it up and reports the outcome as an OrderUpdate, so the order stays working.
-            unknown = ev.error in UNKNOWN_OUTCOME
-            if ev.command == "submit" and st is not None and st.filled == 0 and not unknown:
-                st.status = OrderStatus.REJECTED
-                self._slot_done(ev.client_order_id)
+            self.broker.on_command_failed(ev)
         elif t is DataGap:
             self.stats.gaps += 1
             log.warning("data gap %s: %d minutes missing, %d backfilled", ev.symbol, ev.missing, ev.backfilled)
@@ -229,6 +196,7 @@ class LiveSession:
             return  # not ours, or already seen (the last warm-up bar arriving again live)
         self.last_ts[bar.symbol] = bar.ts
         self.prices[bar.symbol] = bar.close
+        self._quiet_since = None
         self.stats.bars += 1
         self.stats.last_bar = bar
         sess, day = -1, 0
@@ -242,32 +210,6 @@ class LiveSession:
             if self.guard.mark(self.equity(), day):
                 self.kill(self.guard.kill_reason)
 
-    def on_fill(self, fill: Fill) -> None:
-        book = self.build.books.get(fill.strategy_id)
-        if book is None:
-            log.warning("fill %s of unknown book %r ignored", fill.exec_id, fill.strategy_id)
-            return
-        if not book.apply_fill(fill, self._bar_i):
-            self.stats.duplicate_fills += 1
-            return
-        self.stats.fills += 1
-        st = self.broker.orders.get(fill.client_order_id)
-        if st is not None:
-            st.filled += fill.qty
-        slot = self.build.slots_by_key.get((fill.strategy_id, fill.symbol))
-        if slot is not None:
-            slot.on_fill(fill, self._bar_i)
-            if not self.killed:
-                slot.reconcile_target(fill.ts, self.prices.get(fill.symbol, fill.price))
-
-    def on_update(self, u: OrderUpdate) -> None:
-        self.stats.updates += 1
-        st = self.broker.orders.get(u.client_order_id)
-        if st is not None:
-            st.status = u.status
-        if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
-            self._slot_done(u.client_order_id)
-
     # -- safety -----------------------------------------------------------------------------
     def kill(self, reason: str) -> None:
         """Cancel everything and refuse new orders; flatten when configured."""
@@ -277,12 +219,13 @@ class LiveSession:
         self.guard.killed = True
         self.guard.kill_reason = self.guard.kill_reason or reason
         log.error("kill switch: %s", reason)
-        self.engine.cancel_all()
+        self.broker.cancel_all()
         for slot in self.build.all_slots:
             if self.cfg.live_trading.flatten_on_kill:
                 slot.flatten(self._bar_i, time.time_ns(), self.prices.get(slot.symbol, 0.0),
                              ExitReason.KILL_SWITCH.value)
             else:
+                slot.goal = None  # nothing more for this session; what is working ends by the cancels
                 slot.target = slot.book.position(slot.symbol)
 
     # -- views ------------------------------------------------------------------------------
@@ -311,33 +254,57 @@ class LiveSession:
         pos = " ".join(f"{s}:{q:g}" for s, q in self.positions().items()) or "flat"
         conn = " ".join(f"{k.split('_')[0]}:{v}" for k, v in sorted(self.stats.connections.items())) or "-"
         kill = " KILLED" if self.killed else ""
+        if self._quiet_since is not None and time.monotonic() - self._quiet_since >= min(60.0, self.data_timeout / 2):
+            kill += f" NO DATA {time.monotonic() - self._quiet_since:.0f}s"
         return (f"eq {self.equity():,.2f} | {pos} | open {self.open_orders()} | bar {last} | "
                 f"n {self.stats.bars} fills {self.stats.fills} | {conn}{kill}")
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, *, until: Callable[[], bool] | None = None, max_bars: int | None = None,
             duration: float | None = None, on_tick: Callable[[], None] | None = None,
-            tick: float = 0.25) -> None:
-        """Apply inbox events until `until()` is true, `max_bars` bars, or `duration` seconds."""
+            tick: float = 0.25) -> str:
+        """Apply inbox events until `until()` is true, `max_bars` bars, `duration` seconds, or the
+        kill switch has tripped and every order has ended; returns which of these stopped it."""
         deadline = time.monotonic() + duration if duration else math.inf
         next_tick = time.monotonic() + tick
         inbox = self.inbox
         while True:
             if until is not None and until():
-                return
+                return "until"
             if max_bars is not None and self.stats.bars >= max_bars:
-                return
+                return "max-bars"
             now = time.monotonic()
             if now >= deadline:
-                return
+                return "duration"
+            if self.killed and until is None and not self.broker.open_orders():
+                return "kill-switch"
+            if self.stalled:
+                return "no-data"
             ev = inbox.get(timeout=min(tick, max(deadline - now, 0.0)))
             if ev is not None:
                 self.handle(ev)
                 for more in inbox.drain():
                     self.handle(more)
-            if on_tick is not None and time.monotonic() >= next_tick:
-                on_tick()
+            if time.monotonic() >= next_tick:
+                self._watch_data()
+                self.broker.tick()
+                if on_tick is not None:
+                    on_tick()
                 next_tick = time.monotonic() + tick
+
+    def _watch_data(self) -> None:
+        """No bar for `data_timeout` seconds while the market is open: the session ends (a data
+        stream that never delivers, e.g. a closed port or a feed without the symbols)."""
+        if not self.data_timeout or not self.market_open():
+            self._quiet_since = None
+            return
+        now = time.monotonic()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        elif now - self._quiet_since >= self.data_timeout:
+            state = self.stats.connections.get("market_data", "unknown")
+            self.stalled = (f"no market data for {self.data_timeout:g} s while the market is open (data stream "
+                            f"{state}): check the data stream URL, the feed and the symbols")
 
     def drain(self, seconds: float = 0.5) -> None:
         """Apply what is still arriving for a short while (after stop requests, in tests)."""

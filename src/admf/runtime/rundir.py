@@ -28,6 +28,10 @@ def resolved_config(cfg: Config) -> dict[str, Any]:
     for key in SECRET_FIELDS:
         if live.get(key):
             live[key] = "<redacted>"
+    section = data.get("broker") or {}
+    for key in section:  # a broker's settings: anything that looks like a credential
+        if any(w in key.lower() for w in ("key", "secret", "token", "password")) and section[key]:
+            section[key] = "<redacted>"
     return data
 
 

@@ -19,8 +19,10 @@ from admf.adapters.alpaca.errors import (
 from admf.adapters.alpaca.market_data import AlpacaMarketData
 from admf.adapters.alpaca.rest import AlpacaRest
 from admf.adapters.alpaca.settings import DATA_URL, LIVE_URL, PAPER_URL, AlpacaSettings
+from admf.adapters.alpaca.venue import ADAPTER
 
 __all__ = [
+    "ADAPTER",
     "DATA_URL",
     "LIVE_URL",
     "PAPER_URL",

@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 
 import msgspec
 
+from admf.adapters.alpaca import errors as _errors
 from admf.adapters.alpaca import models as m
-from admf.adapters.alpaca.errors import AlpacaError, DuplicateClientOrderId, NotFound, OrderRejected
+from admf.adapters.alpaca.errors import (
+    AlpacaError,
+    BrokerUnavailable,
+    DuplicateClientOrderId,
+    NotFound,
+    OrderRejected,
+)
 from admf.adapters.alpaca.rest import AlpacaRest
 from admf.adapters.alpaca.settings import (
     DATA_URL,
@@ -42,13 +50,16 @@ from admf.execution.journal import Journal
 
 __all__ = ["AlpacaBroker"]
 
+# Raised by the REST client when the rate limiter cannot send a request before its deadline
+# (nothing was sent). Older clients have neither the exception nor the deadline.
+StaleRequest: type[Exception] = getattr(_errors, "StaleRequest", type("StaleRequest", (AlpacaError,), {}))
+
 log = logging.getLogger("admf.alpaca.broker")
 
 NS = 1_000_000_000
 _EPS = 1e-9
 _RANK = {
-    OrderStatus.ACCEPTED: 0,
-    OrderStatus.NEW: 1,
+    OrderStatus.ACCEPTED: 1,
     OrderStatus.PARTIALLY_FILLED: 2,
 }
 
@@ -137,6 +148,7 @@ class AlpacaBroker:
         data_url: str = DATA_URL,
         journal: Journal | None = None,
         settings: AlpacaSettings | None = None,
+        stale_after: float = 30.0,
     ) -> None:
         self.settings = settings or AlpacaSettings()
         self._creds = Credentials(key_id, secret_key)
@@ -165,6 +177,13 @@ class AlpacaBroker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._started = False
+        # what the REST client of the running version offers (see StaleRequest)
+        params = inspect.signature(self.rest.submit_order).parameters
+        self._rest_has_deadline = "not_after" in params
+        self._first: dict[str, int] = (
+            {"priority": 0} if "priority" in inspect.signature(self.rest.cancel_order).parameters else {}
+        )
+        self.settings_stale_after = stale_after
         # diagnostics
         self.duplicate_fills = 0
         self.reconciles = 0
@@ -243,10 +262,20 @@ class AlpacaBroker:
         broker says it has no such order."""
         loop = asyncio.get_running_loop()
         st.inflight = fut = loop.create_future()
+        body = m.order_body(st.req, st.wire_cid)
         try:
-            order = await self.rest.submit_order(m.order_body(st.req, st.wire_cid))
+            if self._rest_has_deadline:
+                # a decision that cannot leave within stale_after seconds is dropped, never sent late
+                wait = self.settings_stale_after
+                order = await self.rest.submit_order(body, not_after=time.monotonic() + wait)  # type: ignore[call-arg]
+            else:
+                order = await self.rest.submit_order(body)
         except OrderRejected as exc:
             self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.message, local=True)
+            return
+        except StaleRequest:
+            reason = f"stale: not sent within {self.settings_stale_after:g} s"
+            self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=reason, local=True)
             return
         finally:
             st.inflight = None
@@ -257,7 +286,7 @@ class AlpacaBroker:
         st = await self._ready(client_order_id, "cancel")
         assert st.broker_id is not None
         try:
-            await self.rest.cancel_order(st.broker_id)
+            await self.rest.cancel_order(st.broker_id, **self._first)
         except (OrderRejected, NotFound):
             await self._refresh(st)
             raise
@@ -297,8 +326,8 @@ class AlpacaBroker:
         st.prev_ids.append(old_id)
         st.wire_cid = wire
         self._bind(st, order.id, wire)
-        status = m.to_status(order.status) or OrderStatus.NEW
-        if status is OrderStatus.REPLACED or status.is_terminal:
+        status = m.to_status(order.status) or OrderStatus.ACCEPTED
+        if order.status == m.REPLACED or status.is_terminal:
             self._apply_order(st, order)
             return
         if _rank(st.status) > _rank(status):  # e.g. partially filled before the replace
@@ -306,10 +335,14 @@ class AlpacaBroker:
         detail = ", ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None)
         self._set_status(st, status, order.updated_ns() or time.time_ns(), reason=f"replaced: {detail}", force=True)
 
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        """No answer (network, timeout, 5xx after every retry): the broker may hold the order."""
+        return isinstance(exc, BrokerUnavailable)
+
     async def cancel_all(self) -> None:
         """Cancel every open order of the account (DELETE /v2/orders), then wait briefly for the
         outcomes so they are journaled and on the inbox before a stop."""
-        await self.rest.cancel_all_orders()
+        await self.rest.cancel_all_orders(**self._first)
         deadline = time.monotonic() + self.settings.timeout
         while time.monotonic() < deadline:
             opens = await self.rest.list_orders("open", limit=500)
@@ -397,7 +430,7 @@ class AlpacaBroker:
 
     def _load_intent(self, intent) -> _Order:
         st = _Order(intent.request)
-        st.status = OrderStatus(intent.status) if intent.status else None
+        st.status = OrderStatus.parse(intent.status) if intent.status else None
         self._track(st)
         assert self.journal is not None
         for bid, wire in self.journal.broker_ids(st.cid):
@@ -425,11 +458,31 @@ class AlpacaBroker:
                 self._load_intent(intent)
 
     async def _resolve_unsent(self) -> None:
-        """After a restart: intents never acknowledged are looked up before anything is resent."""
-        for st in [s for s in self._orders.values() if s.broker_id is None and s.open]:
-            found = await self.rest.get_order_by_client_order_id(st.wire_cid)
-            if found is not None:
-                self._apply_order(st, found)
+        """After a restart: intents never acknowledged are looked up before anything is resent,
+        in one listing of the orders since the oldest of them (pages of 500), not one request
+        per intent."""
+        unsent = [s for s in self._orders.values() if s.broker_id is None and s.open]
+        if not unsent:
+            return
+        since = min(s.req.ts for s in unsent) if all(s.req.ts for s in unsent) else 0
+        after = max(0, since - int(self.settings.reconcile_slack * NS) - 60 * NS)
+        wanted = {s.wire_cid: s for s in unsent}
+        found: dict[str, m.Order] = {}
+        cursor: int | str | None = after or None
+        while True:
+            page = await self.rest.list_orders("all", after=cursor, limit=500, direction="asc")
+            for listed in page:
+                if listed.client_order_id in wanted:
+                    found[listed.client_order_id] = listed
+            if len(page) < 500 or len(found) == len(wanted):
+                break
+            cursor = page[-1].submitted_at or page[-1].created_at
+        for wire, st in wanted.items():
+            hit = found.get(wire)
+            if hit is None and len(wanted) <= 3:
+                hit = await self.rest.get_order_by_client_order_id(wire)  # belt and braces for a few
+            if hit is not None:
+                self._apply_order(st, hit)
             elif self.settings.resend_unsent_on_restart:
                 self._spawn(self._send(st))
             else:
@@ -486,7 +539,7 @@ class AlpacaBroker:
             else:
                 return  # an earlier order of a replace chain: its status is not the order's
         status = m.to_status(o.status)
-        if status is OrderStatus.REPLACED:
+        if o.status == m.REPLACED:
             if o.replaced_by and not st.replacing and o.replaced_by not in st.ids:
                 # Replaced by someone else (or before our PATCH answered): follow the chain.
                 self._spawn(self._adopt(st, o.replaced_by))

@@ -184,7 +184,7 @@ BARS_PAGE = msgspec.json.Decoder(BarsPage, strict=False)
 # Alpaca status -> admf status. Statuses that are not a step of admf's state machine
 # (pending_cancel, pending_replace, held, done_for_day, stopped, ...) map to None: recorded, not emitted.
 _STATUS = {
-    "new": OrderStatus.NEW,
+    "new": OrderStatus.ACCEPTED,
     "accepted": OrderStatus.ACCEPTED,
     "pending_new": OrderStatus.ACCEPTED,
     "accepted_for_bidding": OrderStatus.ACCEPTED,
@@ -193,8 +193,9 @@ _STATUS = {
     "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
     "rejected": OrderStatus.REJECTED,
-    "replaced": OrderStatus.REPLACED,
 }
+# an order whose replacement continues it (a step of the adapter's id chain, not of the state machine)
+REPLACED = "replaced"
 
 OPEN_STATUSES = frozenset(
     {
