@@ -112,13 +112,6 @@ class PortfolioConfig(_Model):
     allocation: Literal["split", "each"] = "split"
 
 
-# Where an unset live_trading key or secret is read from, in order (ours, then Alpaca's own names).
-CREDENTIAL_ENV: dict[str, tuple[str, ...]] = {
-    "api_key": ("ALPACA_API_KEY", "APCA_API_KEY_ID"),
-    "secret_key": ("ALPACA_API_SECRET", "APCA_API_SECRET_KEY"),
-}
-
-
 class LiveTradingConfig(_Model):
     api_key: SecretStr | None = None
     secret_key: SecretStr | None = None
@@ -157,13 +150,13 @@ class LiveTradingConfig(_Model):
             obj._unresolved = {**obj._unresolved, **missing}
         return obj
 
-    def require(self, key: str, *, file: str | None = None) -> Any:
+    def require(self, key: str, *, file: str | None = None, fallback: tuple[str, ...] = ()) -> Any:
         """The value of `key` (a secret unwrapped); ConfigError naming the variable if it was not set.
 
-        A key or secret left unset (absent, or one of CREDENTIAL_ENV's variables unset or empty)
-        is read from those variables in turn: ours first, then Alpaca's own names.
+        A value left unset (absent, or one of the `fallback` variables unset or empty) is read from
+        the `fallback` environment variables in turn (the broker adapter names them).
         """
-        names = CREDENTIAL_ENV.get(key, ())
+        names = fallback
         var = self._unresolved.get(key)
         value = getattr(self, key)
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value

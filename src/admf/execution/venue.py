@@ -55,6 +55,8 @@ class DataFeed(LiveService, Protocol):
 class BrokerAdapter(Protocol):
     name: str
     demo_config: str | None  # a config for `admf demo live` on admf's emulator, if it speaks this protocol
+    # per setting, the environment variables read when it is left unset (credentials)
+    credential_env: Mapping[str, tuple[str, ...]]
 
     def settings(self, section: Mapping[str, Any], *, file: str | None = None) -> Any:
         """The adapter's settings from a config's broker section; ConfigError on a bad one."""

@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -87,15 +87,27 @@ class Endpoints:
         return {k: v for k, v in given.items() if v}
 
 
-def broker_section(cfg: Config, endpoints: Endpoints | None = None, *, paper: bool = True) -> dict[str, Any]:
+def broker_section(cfg: Config, endpoints: Endpoints | None = None, *, paper: bool = True,
+                   env: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """The adapter's settings as written: legacy live_trading fields, then `broker:`, then the
-    CLI's URLs; an environment variable that was not set is an error naming it."""
+    CLI's URLs; an environment variable that was not set is an error naming it.
+
+    `env` (the adapter's `credential_env`) names, per setting, the environment variables read
+    when the setting is left unset or names one of them that is unset.
+    """
+    env = env or {}
     lt = cfg.live_trading
     out: dict[str, Any] = {}
     for key in LEGACY_BROKER_FIELDS:
         if key in lt.unresolved or (key in lt.model_fields_set and getattr(lt, key) is not None):
-            out[key] = lt.require(key, file=cfg.source)
+            out[key] = lt.require(key, file=cfg.source, fallback=env.get(key, ()))
     out.update(cfg.broker)
+    for key, names in env.items():
+        value = out.get(key)
+        if value is None or value == "" or (isinstance(value, Unresolved) and str(value) in names):
+            found = next((os.environ[n] for n in names if os.environ.get(n, "").strip()), None)
+            if found is not None:
+                out[key] = found
     for key, value in out.items():
         if isinstance(value, Unresolved):
             raise ConfigError(f"environment variable {value} is not set", file=cfg.source, field=f"broker.{key}",
@@ -138,7 +150,8 @@ class LiveRunner:
         self.cfg = cfg
         self.symbols, self.timeframe = live_symbols(cfg)
         self.adapter = get_adapter(cfg.execution.broker, file=cfg.source)
-        self.broker_settings = self.adapter.settings(broker_section(cfg, endpoints, paper=paper), file=cfg.source)
+        self.broker_settings = self.adapter.settings(broker_section(cfg, endpoints, paper=paper,
+                                                                  env=self.adapter.credential_env), file=cfg.source)
         self.journal = Journal(journal_path)
         try:
             self.venue: Venue = self.adapter.venue(self.broker_settings, symbols=self.symbols,
@@ -240,7 +253,8 @@ def start_live_runner(cfg: Config, *, paper: bool = True, confirm_live: bool = F
     paper = paper and not confirm_live
     endpoints = endpoints or Endpoints()
     adapter = get_adapter(cfg.execution.broker, file=cfg.source)
-    if not adapter.is_paper(adapter.settings(broker_section(cfg, endpoints, paper=paper), file=cfg.source)):
+    if not adapter.is_paper(adapter.settings(broker_section(cfg, endpoints, paper=paper,
+                                             env=adapter.credential_env), file=cfg.source)):
         if not confirm_live:
             raise UserError("live trading with real money needs --live --i-understand-this-is-real",
                             field="paper_trading", value=False)

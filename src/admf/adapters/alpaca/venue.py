@@ -161,6 +161,11 @@ class AlpacaDataFeed:
 class AlpacaAdapter:
     name = "alpaca"
     demo_config: str | None = DEMO_CONFIG
+    # an unset key or secret is read from ours first, then Alpaca's own variable names
+    credential_env: Mapping[str, tuple[str, ...]] = {
+        "api_key": ("ALPACA_API_KEY", "APCA_API_KEY_ID"),
+        "secret_key": ("ALPACA_API_SECRET", "APCA_API_SECRET_KEY"),
+    }
 
     def settings(self, section: Mapping[str, Any], *, file: str | None = None) -> AlpacaVenueSettings:
         unknown = sorted(set(section) - _FIELDS)
@@ -171,8 +176,9 @@ class AlpacaAdapter:
         for key, var in (("api_key", "ALPACA_API_KEY"), ("secret_key", "ALPACA_API_SECRET")):
             v = values.get(key)
             if v is None or str(v) == "":
+                alt = " or ".join(f"export {n}=..." for n in self.credential_env[key])
                 raise ConfigError("missing (or empty)", file=file, field=f"broker.{key}",
-                                  accepted=f"export {var}=... and write {key}: ${{{var}}}")
+                                  accepted=f"{alt}, and write {key}: ${{{var}}}")
             values[key] = str(v)
         feed = values.get("feed", "iex")
         if feed not in FEEDS:

@@ -89,6 +89,7 @@ class PaperVenue:
 class PaperAdapter:
     name = "paper"
     demo_config: str | None = None
+    credential_env: Mapping[str, tuple[str, ...]] = {}
 
     def settings(self, section: Mapping[str, Any], *, file: str | None = None) -> PaperSettings:
         import importlib.util
