@@ -466,7 +466,7 @@ class Broker:
             self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok")
 
     def _bar_price(self, o: Order, s: Series, i: int) -> Decimal | None:
-        px = bar_price(o, fdec(s.o[i]), fdec(s.h[i]), fdec(s.l[i]))
+        px = bar_price(o, float(s.o[i]), float(s.h[i]), float(s.l[i]))
         self.dirty_orders.add(o.id)  # the water mark or trigger may have moved
         return px
 

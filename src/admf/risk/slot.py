@@ -79,7 +79,7 @@ class StrategySlot:
 
     def _cancel_working(self, ts: int) -> None:
         self.deferred = None
-        for coid in self.working:
+        for coid in list(self.working):  # a cancel reports back into on_order_done, which pops
             self.broker.cancel(coid, ts)
         self.working.clear()
 
