@@ -8,12 +8,13 @@ at New York midnight. Error bodies are message-only, as on data.alpaca.markets.
 from __future__ import annotations
 
 import base64
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import web
 
+from admf.core.timeframe import parse_wire_timeframe
+from admf.core.units import NY_TZ_NAME
 from admf.emulator.market import Series
 from admf.emulator.rest import json_response
 from admf.emulator.wire import MINUTE_NS, NS, WireError, iso_ns, parse_time
@@ -21,8 +22,6 @@ from admf.emulator.wire import MINUTE_NS, NS, WireError, iso_ns, parse_time
 if TYPE_CHECKING:
     from admf.emulator.server import EmulatorServer
 
-_TF = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
-_UNIT = {"T": "Min", "H": "Hour", "D": "Day", "W": "Week", "M": "Month"}
 
 
 def bad(message: str, status: int = 400) -> WireError:
@@ -32,20 +31,16 @@ def bad(message: str, status: int = 400) -> WireError:
 def parse_timeframe(text: str | None) -> tuple[int, str]:
     if not text:
         raise bad("timeframe is required")
-    m = _TF.match(text.strip())
-    if not m:
+    parsed = parse_wire_timeframe(text)
+    if parsed is None:
         raise bad(f"invalid timeframe: {text}")
-    n, unit = int(m.group(1)), _UNIT.get(m.group(2), m.group(2))
-    ok = {"Min": range(1, 60), "Hour": range(1, 24), "Day": (1,), "Week": (1,), "Month": (1, 2, 3, 6, 12)}[unit]
-    if n not in ok:
-        raise bad(f"invalid timeframe: {text}")
-    return n, unit
+    return parsed
 
 
 def _ny_midnights(t: np.ndarray) -> np.ndarray:
     import pandas as pd
 
-    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)
     return idx.normalize().tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
 
@@ -58,12 +53,12 @@ def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
     mid = _ny_midnights(t)
     if unit == "Day":
         return mid
-    local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)
     if unit == "Week":
         start = local - pd.to_timedelta(local.day_of_week, unit="D")
     else:
         month0 = (local.month - 1) // n * n + 1
-        start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz="America/New_York")
+        start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz=NY_TZ_NAME)
                                   for y, m in zip(local.year, month0, strict=True)])
     return start.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
