@@ -52,7 +52,7 @@ class _Table:
     def __init__(self) -> None:
         import warnings
 
-        import exchange_calendars as xc
+        import exchange_calendars as xc  # type: ignore[import-untyped]
         import pandas as pd
 
         with warnings.catch_warnings():  # the library's own pandas deprecations, not ours to fix

@@ -72,7 +72,7 @@ class Param:
         if self.type is int:
             if not isinstance(value, Integral) and f != int(f):
                 raise ConfigError("expected a whole number", file=file, field=field, value=value, accepted=acc)
-            out: Any = int(value)
+            out: Any = int(value) if isinstance(value, Integral) else int(f)
         else:
             out = f
         if self.choices and out not in self.choices:

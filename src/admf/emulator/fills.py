@@ -40,6 +40,7 @@ def price_now(o: Order, p: Decimal) -> Decimal | None:
         o.hwm = p
         return None
     stop = o.live_stop()
+    assert stop is not None  # a trailing stop with a water mark has a stop
     return p if (p >= stop if o.buy else p <= stop) else None
 
 
@@ -53,6 +54,7 @@ def bar_price(o: Order, op: float, hi: float, lo: float) -> Decimal | None:
     if o.hwm is None:
         o.hwm = dop
     stop = o.live_stop()
+    assert stop is not None
     if o.buy and fdec(hi) >= stop:
         return max(dop, stop)
     if not o.buy and fdec(lo) <= stop:
