@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -239,12 +240,7 @@ class HistoryApi:
                 "t": iso_ns(int(s.t[i])), "v": int(s.v[i]), "vw": float(s.vw[i])}
 
     async def latest_bars(self, request: web.Request) -> web.Response:
-        out = {}
-        for sym in self._symbols(request.query.get("symbols")):
-            got = self._latest(sym)
-            if got:
-                out[sym] = self._bar(*got)
-        return json_response({"bars": out})
+        return json_response({"bars": self._each(request, self._bar)})
 
     async def latest_bar_one(self, request: web.Request) -> web.Response:
         sym = request.match_info["symbol"].upper()
@@ -282,21 +278,20 @@ class HistoryApi:
             raise bad(f"no {what} found for {sym}", 404)
         return sym, got[0], got[1]
 
-    async def latest_trades(self, request: web.Request) -> web.Response:
+    def _each(self, request: web.Request, make: Callable[[Series, int], dict[str, Any]]) -> dict[str, Any]:
+        """`make` for the latest bar of every requested symbol that has one (the others are absent)."""
         out = {}
         for sym in self._symbols(request.query.get("symbols")):
             got = self._latest(sym)
             if got:
-                out[sym] = self._trade(*got)
-        return json_response({"trades": out})
+                out[sym] = make(*got)
+        return out
+
+    async def latest_trades(self, request: web.Request) -> web.Response:
+        return json_response({"trades": self._each(request, self._trade)})
 
     async def latest_quotes(self, request: web.Request) -> web.Response:
-        out = {}
-        for sym in self._symbols(request.query.get("symbols")):
-            got = self._latest(sym)
-            if got:
-                out[sym] = self._quote(*got)
-        return json_response({"quotes": out})
+        return json_response({"quotes": self._each(request, self._quote)})
 
     async def latest_trade_one(self, request: web.Request) -> web.Response:
         sym, s, i = self._one(request, "trade")
@@ -307,12 +302,7 @@ class HistoryApi:
         return json_response({"symbol": sym, "quote": self._quote(s, i)})
 
     async def snapshots(self, request: web.Request) -> web.Response:
-        out = {}
-        for sym in self._symbols(request.query.get("symbols")):
-            got = self._latest(sym)
-            if got:
-                out[sym] = self._snapshot(*got)
-        return json_response(out)
+        return json_response(self._each(request, self._snapshot))
 
     async def snapshot_one(self, request: web.Request) -> web.Response:
         sym, s, i = self._one(request, "snapshot")
