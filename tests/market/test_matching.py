@@ -101,26 +101,32 @@ def _orders(bars: np.ndarray, seed: int, n: int) -> list[tuple[int, str, str, st
     return out
 
 
-def _sim(bars: np.ndarray, orders) -> list[tuple[str, float, float]]:
+VOLUME = 1000.0
+
+
+def _sim(bars: np.ndarray, orders, qty: float = 1.0, cap: float | None = None) -> list[tuple[str, float, float]]:
     fills: list[Fill] = []
-    sim = SimulatedBroker(lambda f, bar: fills.append(f))
+    sim = SimulatedBroker(lambda f, bar: fills.append(f), volume_cap=cap,
+                          volume=[VOLUME] * len(bars) if cap else None)
     for i, (o, h, l, c) in enumerate(bars):
         for sym_i in (0, 1):
             sim.on_bar(sym_i, i, T0 + i * MIN, o, h, l, c, 0)
         for k, (at, sym, side, typ, lim, stop) in enumerate(orders):
             if at == i:
-                req = OrderRequest(f"o{k}", "s", sym, Side(side), 1.0, OrderType(typ), lim, stop,
+                req = OrderRequest(f"o{k}", "s", sym, Side(side), qty, OrderType(typ), lim, stop,
                                    TimeInForce.DAY, T0 + i * MIN)
                 sim.submit(req, 0 if sym == "AAA" else 1, i, c, 0)
     return sorted((f.client_order_id, f.price, f.qty) for f in fills)
 
 
-def _emulator(bars: np.ndarray, orders, tmp_path: Path) -> list[tuple[str, float, float]]:
-    rows = [f"{pd.Timestamp(T0 + i * MIN, tz='UTC')},{sym},{o},{h},{l},{c},100000"
+def _emulator(bars: np.ndarray, orders, tmp_path: Path, qty: int = 1,
+              cap: float | None = None) -> list[tuple[str, float, float]]:
+    rows = [f"{pd.Timestamp(T0 + i * MIN, tz='UTC')},{sym},{o},{h},{l},{c},{VOLUME:.0f}"
             for sym in ("AAA", "BBB") for i, (o, h, l, c) in enumerate(bars)]
     p = tmp_path / "bars.csv"
     p.write_text("timestamp,symbol,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
-    srv = EmulatorServer(EmulatorConfig(data=str(p), symbols=("AAA", "BBB"), start=1, initial_cash="10000000"))
+    srv = EmulatorServer(EmulatorConfig(data=str(p), symbols=("AAA", "BBB"), start=1, initial_cash="10000000",
+                                        fill_volume_cap=cap))
     fills: list[tuple[str, float, float]] = []
     emit = srv.broker.emit
 
@@ -134,7 +140,7 @@ def _emulator(bars: np.ndarray, orders, tmp_path: Path) -> list[tuple[str, float
     for i in range(len(bars)):
         for k, (at, sym, side, typ, lim, stop) in enumerate(orders):
             if at == i:
-                body = {"symbol": sym, "side": side, "type": typ, "qty": "1", "time_in_force": "day",
+                body = {"symbol": sym, "side": side, "type": typ, "qty": str(qty), "time_in_force": "day",
                         "client_order_id": f"o{k}"}
                 if lim is not None:
                     body["limit_price"] = f"{lim:.2f}"
@@ -155,3 +161,17 @@ def test_same_orders_same_fills_in_a_backtest_and_the_emulator(seed: int, tmp_pa
     assert emu == sim
     kinds = {orders[int(cid[1:])][3] for cid, _, _ in sim}
     assert kinds == {"limit", "stop", "stop_limit"}
+
+
+def test_volume_capped_partial_fills_agree_too(tmp_path: Path) -> None:
+    # 2% of 1000 shares a bar: an order for 50 fills 20, 20, 10 over three bars in both
+    bars = _bars(120, 7)
+    orders = _orders(bars, 7, 30)
+    sim = _sim(bars, orders, qty=50.0, cap=0.02)
+    emu = _emulator(bars, orders, tmp_path, qty=50, cap=0.02)
+    assert emu == sim
+    by_order: dict[str, list[float]] = {}
+    for cid, _, q in sim:
+        by_order.setdefault(cid, []).append(q)
+    assert all(sorted(v) == [10, 20, 20] for v in by_order.values() if sum(v) == 50)
+    assert sum(1 for v in by_order.values() if sum(v) == 50) > 5

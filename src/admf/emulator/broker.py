@@ -68,6 +68,7 @@ from admf.emulator.wire import (
     q9,
     unprocessable,
 )
+from admf.execution.matching import participation
 
 
 class Broker:
@@ -528,7 +529,7 @@ class Broker:
                 continue
             px = self._bar_price(o, s, i)
             if px is not None:
-                self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok")
+                self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok", bar_volume=float(s.v[i]))
             if o.tif in ("ioc", "fok") and o.is_open:
                 self._cancel(o, self.clock.stamp())
 
@@ -555,7 +556,8 @@ class Broker:
         if o.order_class:
             groups.on_end(self, o)
 
-    def _fill(self, o: Order, price: Decimal, now: int, allow_partial: bool = True) -> None:
+    def _fill(self, o: Order, price: Decimal, now: int, allow_partial: bool = True,
+              bar_volume: float | None = None) -> None:
         rem = o.remaining()
         if rem is None:  # notional: shares bought with what is left of the dollars
             left = o.notional - o.filled_value
@@ -564,6 +566,14 @@ class Broker:
                 self._cancel(o, now)
                 return
         q = rem
+        cap = self.cfg.fill_volume_cap
+        if cap is not None and bar_volume is not None and allow_partial and o.qty is not None:
+            whole = o.qty == o.qty.to_integral_value()
+            room = participation(float(rem), bar_volume, cap, not whole)
+            if room < float(rem):
+                q = Decimal(int(room)) if whole else q9(Decimal(repr(room)))
+            if q <= 0:
+                return  # no room in this bar: the order keeps working
         p = self.cfg.partial_fill_prob
         if allow_partial and p > 0 and self.rng.random() < p:
             whole = rem == rem.to_integral_value() and (o.qty is None or o.qty == o.qty.to_integral_value())
