@@ -6,10 +6,12 @@ that Alpaca would report on the trade-updates stream is passed to `emit(event, o
 Fill model (documented choices where Alpaca's paper engine is private):
 * At submission a routed order executes at once against the last trade price (the close of the
   current bar): market orders always, limits when marketable, stops when already triggered.
-* When a new bar becomes current, resting orders are evaluated against it: market at the open;
-  a buy limit at the open if open <= limit, else at the limit if low <= limit; a buy stop at
-  max(open, stop) if high >= stop (sells mirrored); trailing stops track the high/low-water mark.
-* Outside the regular session (09:30-16:00 New York) orders wait as `accepted` and are routed on
+* When a new bar becomes current, resting orders are evaluated against it by the backtest's
+  matching core (execution/matching.py: market at the open, limits at the open or the limit,
+  stops at max(open, stop), stop-limits as documented there); trailing stops track the
+  high/low-water mark. `fill_volume_cap` caps a bar's fill at that share of its volume.
+* Outside the regular session (exchange calendar: 09:30 to the real close, early closes at
+  13:00, New York) orders wait as `accepted` and are routed on
   the first eligible bar; extended-hours DAY limits trade 04:00-20:00. DAY orders expire at the
   close of their session, OPG/CLS orders execute on the opening/closing bar, IOC/FOK never rest.
 * With `partial_fill_prob` > 0 an eligible fill may be split; the rest waits for the next bar.
