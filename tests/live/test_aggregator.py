@@ -117,10 +117,14 @@ def test_rth_gap_count_matches_a_set_difference_per_day(shared_data):
         det.check("SPY", int(t))
     # reference: every minute of every session (exchange_calendars' own schedule, early closes
     # included) between the file's first and last bar, minus the minutes that have a bar
+    import warnings
+
     import exchange_calendars as xc
 
     first, last = int(d.ts.min()), int(d.ts.max())
-    sched = xc.get_calendar("XNYS").schedule.loc["2024-03-01":"2025-05-01"]
+    with warnings.catch_warnings():  # the library's own pandas deprecations
+        warnings.simplefilter("ignore")
+        sched = xc.get_calendar("XNYS").schedule.loc["2024-03-01":"2025-05-01"]
     have = set(d.ts.tolist())
 
     def missing(closes: pd.Series) -> int:
