@@ -128,6 +128,13 @@ class SimulatedBroker:
 
     def _fill(self, o: SimOrder, price: float, ts: int, bar: int, qty: float | None = None) -> None:
         r = o.req
+        if qty is None and o.n == 0:  # the common case, kept cheap: the whole order at once
+            q = r.qty
+            o.n, o.left, o.filled, o.value = 1, 0.0, q, q * price
+            self._update(o, OrderStatus.FILLED, ts, q, price)
+            self.on_fill(Fill(r.client_order_id + "-1", r.client_order_id, r.strategy_id, r.symbol, r.side, q,
+                              price, ts, self.commission.cost(q, price), r.reason), bar)
+            return
         q = o.left if qty is None else qty
         if q <= QTY_EPS:
             return
