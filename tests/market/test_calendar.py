@@ -95,3 +95,15 @@ def test_intraday_bollinger_is_flat_at_13_on_half_days(spy) -> None:  # type: ig
     codes, _ = session_codes(spy.ts, None, FIVE_MIN)
     assert len(closes) > 0 and (codes[closes["bar"].to_numpy()] == LAST).all()
     assert (closes["price"].to_numpy() == spy.close[closes["bar"].to_numpy()]).all()
+
+
+def test_times_outside_the_calendar_are_one_clear_error() -> None:
+    from admf.core.errors import DataError
+
+    with pytest.raises(DataError, match="outside the exchange calendar"):
+        calendar.next_session(int(pd.Timestamp("2041-06-01", tz="UTC").value))
+    with pytest.raises(DataError, match="outside the exchange calendar"):
+        session_codes(np.array([int(pd.Timestamp("1970-01-02", tz="UTC").value)]), None, FIVE_MIN)
+    assert session_code(int(pd.Timestamp("2024-07-04 15:00", tz="UTC").value), FIVE_MIN)[0] == OFF
+    assert session_code(int(pd.Timestamp("2024-07-03 16:55", tz="UTC").value), FIVE_MIN)[0] == LAST
+    assert session_code(int(pd.Timestamp("2024-07-03 16:50", tz="UTC").value), FIVE_MIN)[0] == IN

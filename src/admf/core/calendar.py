@@ -74,7 +74,7 @@ def _table() -> _Table:
 
 def _check(ns: int) -> None:
     t = _table()
-    if not (t.open_list[0] - 400 * 86_400 * NS <= ns <= t.close_list[-1]):
+    if not (t.open_list[0] - 400 * 86_400 * NS <= ns < t.close_list[-1]):
         raise DataError("time outside the exchange calendar's range", field="timestamp",
                         value=dt.datetime.fromtimestamp(ns // NS, dt.UTC).isoformat(),
                         accepted=f"{FIRST_DAY} to {LAST_DAY}")
