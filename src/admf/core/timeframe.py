@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from admf.core.errors import ConfigError
-from admf.core.units import DAY_NS, HOUR_NS, MINUTE_NS
+from admf.core.units import DAY_NS, HOUR_NS, MINUTE_NS, NS
 
 WEEK_NS = 7 * DAY_NS
 ACCEPTED_TIMEFRAMES = "<n>m / <n>min (minutes), <n>h (hours), <n>d (days), e.g. 1m, 5m, 15m, 30m, 1h, 4h, 1d"
@@ -66,7 +66,7 @@ def format_timeframe(ns: int) -> str:
 def alpaca_timeframe(tf: str) -> tuple[str, int]:
     """A config timeframe as Alpaca's wire string and its seconds: "5m" -> ("5Min", 300)."""
     n, unit = _parts(tf)
-    return f"{n}{_WIRE_NAME[unit]}", n * unit // 1_000_000_000
+    return f"{n}{_WIRE_NAME[unit]}", n * unit // NS
 
 
 def parse_wire_timeframe(text: str) -> tuple[int, str] | None:
