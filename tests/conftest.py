@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+# ADMF_SHARED_DATA points a git worktree (not beside shared/) at the same files
+SHARED_DATA = Path(os.environ.get("ADMF_SHARED_DATA") or REPO / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The intraday constraint: regular session 09:30-16:00 New York, across both 2024 DST changes."""
+"""The intraday constraint: the exchange calendar's regular session, across both 2024 DST changes."""
 
 from __future__ import annotations
 
@@ -68,10 +68,24 @@ def test_hourly_bar_ending_at_or_after_the_close_is_the_last() -> None:
     assert codes == [OFF, IN, LAST, OFF]  # 09:00 starts before the open; 15:00-16:00 is the last
 
 
-def test_early_close_or_missing_bars_end_the_session_at_the_last_bar_seen() -> None:
-    # 2024-11-29 closed at 13:00 EST: the data stops at 12:55 (17:55 UTC), next bar is Monday's
-    codes, _ = codes_of(["2024-11-29 17:50", "2024-11-29 17:55", "2024-12-02 14:30", "2024-12-02 14:35"])
-    assert codes == [IN, LAST, IN, LAST]
+def test_early_close_ends_the_session_at_the_real_close_whatever_bars_follow() -> None:
+    # 2024-11-29 closed at 13:00 EST (18:00 UTC). Bars after it (the real data has them) are
+    # outside the session; the 12:55 bar, ending at 13:00, is the last.
+    codes, _ = codes_of(["2024-11-29 17:50", "2024-11-29 17:55", "2024-11-29 18:00", "2024-11-29 18:05",
+                         "2024-12-02 14:30", "2024-12-02 14:35"])
+    assert codes == [IN, LAST, OFF, OFF, IN, LAST]
+
+
+def test_missing_bars_end_the_session_at_the_last_bar_seen() -> None:
+    # a regular day whose data stops at 14:00 EST: the 13:55 bar is the last
+    codes, _ = codes_of(["2024-12-03 18:50", "2024-12-03 18:55", "2024-12-04 14:30"])
+    assert codes == [IN, LAST, LAST]
+
+
+def test_holidays_have_no_session() -> None:
+    # 2024-07-04 (Independence Day) and 2025-01-09 (a national day of mourning) at 11:00 EDT/EST
+    codes, _ = codes_of(["2024-07-04 15:00", "2025-01-09 16:00", "2025-01-10 16:00"])
+    assert codes == [OFF, OFF, LAST]
 
 
 def test_last_bar_is_per_symbol() -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from admf.core.calendar import holidays as nyse_holidays
 from admf.data.resample import resample
-from admf.data.sample import generate_sample, main, nyse_holidays, trading_days, write_samples
+from admf.data.sample import generate_sample, main, trading_days, write_samples
 from admf.data.validate import validate_bars
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -38,6 +39,14 @@ def test_nyse_holidays() -> None:
     h22 = nyse_holidays(2022)
     assert d(2021, 12, 31) not in nyse_holidays(2021) and d(2022, 6, 20) in h22 and d(2022, 12, 26) in h22
     assert d(2025, 4, 18) in nyse_holidays(2025)  # Good Friday 2025
+
+
+def test_early_close_days_end_at_13() -> None:
+    f = generate_sample("SPY", "5m", start="2024-07-02", days=3)
+    local = pd.DatetimeIndex(pd.to_datetime(f.ts, unit="ns", utc=True)).tz_convert("America/New_York")
+    per_day = pd.Series(local.date).value_counts().sort_index()
+    assert per_day.to_dict() == {dt.date(2024, 7, 2): 78, dt.date(2024, 7, 3): 42, dt.date(2024, 7, 5): 78}
+    assert local[local.date == dt.date(2024, 7, 3)].max().strftime("%H:%M") == "12:55"
 
 
 def test_sessions_weekdays_dst_and_holidays() -> None:

@@ -74,7 +74,7 @@ async def test_alpaca_trading_stream_gets_lifecycle_events(emulator_factory, tra
         assert e.execution_id is not None and e.timestamp is not None
     assert Decimal(str(execs[0].price)) == price
     assert len({e.execution_id for e in execs}) == len(execs)
-    assert [e.event for e in events if e.order.id == lim.id] == ["new", "canceled"]
+    assert [e.event for e in events if e.order.id == lim.id] == ["new", "pending_cancel", "canceled"]
 
 
 async def test_alpaca_data_stream_gets_replayed_bars_trades_quotes(emulator_factory) -> None:
@@ -246,9 +246,10 @@ async def test_alpaca_parses_replaced_expired_rejected(emulator, trading_client)
     finally:
         await _stop(ts, task)
     got = [(e.event, str(e.order.id)) for e in events]
-    assert got == [("new", str(o.id)), ("replaced", str(o.id)), ("new", str(new.id)), ("rejected", str(rej.id)),
-                   ("expired", str(new.id))]
-    assert events[1].order.status == "replaced" and str(events[1].order.replaced_by) == str(new.id)
+    assert got == [("new", str(o.id)), ("pending_replace", str(o.id)), ("replaced", str(o.id)), ("new", str(new.id)),
+                   ("rejected", str(rej.id)), ("expired", str(new.id))]
+    assert events[1].order.status == "pending_replace"
+    assert events[2].order.status == "replaced" and str(events[2].order.replaced_by) == str(new.id)
     assert events[-1].order.expired_at is not None
 
 

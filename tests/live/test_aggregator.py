@@ -88,7 +88,14 @@ def test_missing_minutes_hand_cases():
     assert missing_minutes(close - 2 * m, close + 30 * m) == 1  # only 15:59 is inside the session
     next_open = pd.Timestamp("2024-03-27T13:30:00Z").value
     assert missing_minutes(close - m, next_open + 2 * m) == 2  # overnight: 09:30, 09:31 of the next day
-    assert missing_minutes(close - 5 * m, next_open + 2 * m) == 2  # the end of a day is not counted
+    assert missing_minutes(close - 5 * m, next_open + 2 * m) == 6  # 15:56-15:59, then 09:30, 09:31
+    # 2024-03-28 -> 2024-04-01 skips Good Friday and the weekend: 15:59 of Thursday, 09:30 of Monday
+    thu_close = pd.Timestamp("2024-03-28T20:00:00Z").value
+    mon_open = pd.Timestamp("2024-04-01T13:30:00Z").value
+    assert missing_minutes(thu_close - 2 * m, mon_open + m) == 2
+    # an early close: 2024-11-29 closes at 13:00 EST (18:00 UTC); bars after it are not expected
+    half_close = pd.Timestamp("2024-11-29T18:00:00Z").value
+    assert missing_minutes(half_close - 2 * m, half_close + 60 * m) == 1
     assert missing_minutes(close - m, next_open + 2 * m, "all") == (next_open + 2 * m - close) // m
     pre = T0 - 60 * m  # 08:30 pre-market
     assert missing_minutes(pre, T0 + m) == 1  # 09:30
@@ -108,12 +115,25 @@ def test_rth_gap_count_matches_a_set_difference_per_day(shared_data):
     det = GapDetector("rth")
     for t in d.ts:
         det.check("SPY", int(t))
-    ny = d.timestamp.dt.tz_convert("America/New_York")
-    ref = 0
-    for day, ts in d.groupby(ny.dt.date).ts:
-        open_ = pd.Timestamp(f"{day} 09:30", tz="America/New_York")
-        last = min(ts.max(), pd.Timestamp(f"{day} 16:00", tz="America/New_York").value)
-        expected = pd.date_range(open_.tz_convert("UTC"), pd.Timestamp(last, tz="UTC"), freq="1min", inclusive="left")
-        ref += len(set(expected.as_unit("ns").asi8) - set(ts))
-    assert ref > 0
-    assert det.missing == ref
+    # reference: every minute of every session (exchange_calendars' own schedule, early closes
+    # included) between the file's first and last bar, minus the minutes that have a bar
+    import warnings
+
+    import exchange_calendars as xc
+
+    first, last = int(d.ts.min()), int(d.ts.max())
+    with warnings.catch_warnings():  # the library's own pandas deprecations
+        warnings.simplefilter("ignore")
+        sched = xc.get_calendar("XNYS").schedule.loc["2024-03-01":"2025-05-01"]
+    have = set(d.ts.tolist())
+
+    def missing(closes: pd.Series) -> int:
+        expected: set[int] = set()
+        for o, c in zip(sched["open"], closes, strict=True):
+            mins = pd.date_range(o, c, freq="1min", inclusive="left").as_unit("ns").asi8
+            expected.update(int(x) for x in mins if first < x < last)
+        return len(expected - have)
+
+    assert det.missing == missing(sched["close"])
+    # a fixed 16:00 close would see the half days' afternoons as missing: the calendar matters here
+    assert missing(sched["open"] + pd.Timedelta(minutes=390)) > 0

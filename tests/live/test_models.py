@@ -10,6 +10,7 @@ import pytest
 
 from admf.adapters.alpaca import models as m
 from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from admf.core.errors import ConfigError
 from admf.core.events import OrderRequest
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -161,5 +162,5 @@ def test_parse_timeframe():
     assert m.parse_timeframe("1Min") == ("1Min", 60)
     assert m.parse_timeframe("1h") == ("1Hour", 3600)
     assert m.parse_timeframe("1Day") == ("1Day", 86400)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         m.parse_timeframe("30Sec")

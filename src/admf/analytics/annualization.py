@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 
 from admf.core.errors import DataError
+from admf.core.units import DAY_NS as _NS_PER_DAY
+from admf.core.units import HOUR_NS as _NS_PER_HOUR
+from admf.core.units import NY_TZ_NAME as SESSION_TZ
 
-TRADING_DAYS_PER_YEAR = 252
+TRADING_DAYS_PER_YEAR = 252  # the convention; the XNYS calendar has 250-253 sessions a year
 CALENDAR_DAYS_PER_YEAR = 365
-SESSION_TZ = "America/New_York"
-
-_NS_PER_HOUR = 3_600 * 10**9
-_NS_PER_DAY = 24 * _NS_PER_HOUR
 _WEEKEND_SHARE = 0.10
 _ROUND_THE_CLOCK_NS = 20 * _NS_PER_HOUR
 

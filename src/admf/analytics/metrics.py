@@ -55,11 +55,11 @@ import pandas as pd
 
 from admf.analytics.annualization import infer_periods_per_year, utc_index
 from admf.core.errors import DataError, UserError
+from admf.core.units import DAY_NS as _NS_PER_DAY
 
 MetricValue = float | int | str | None
 
 _ZERO_DISPERSION = 1e-12
-_NS_PER_DAY = 86_400 * 10**9
 _TRADE_COLUMNS = ("pnl", "qty", "entry_price", "entry_time", "exit_time")
 
 METRIC_KEYS = (

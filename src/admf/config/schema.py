@@ -105,6 +105,8 @@ class ExecutionConfig(_Model):
     fill: Literal["next_open", "close"] = "next_open"
     slippage: SlippageConfig = SlippageConfig()
     commission: CommissionConfig = CommissionConfig()
+    # backtests: a bar fills at most this share of its volume, the rest on later bars (off: None)
+    fill_volume_cap: float | None = Field(None, gt=0, le=1)
 
 
 class PortfolioConfig(_Model):

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from admf.core.errors import DataError
+from admf.core.units import MS_NS, NS, US_NS
 
 # Checked in this order; the first present wins.
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts", "t")
@@ -24,7 +25,7 @@ VALUE_NAMES = {
 }
 _INDEX_PREFIX = "__index_level_"
 
-_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_UNIT_NS = {"s": NS, "ms": MS_NS, "us": US_NS, "ns": 1}
 
 
 def accepted_names() -> str:

@@ -4,6 +4,8 @@ Intraday buckets are aligned to multiples of the timeframe since the Unix epoch 
 (so 15m buckets start at :00, :15, :30, :45 and 1h buckets on the UTC hour). A "1d" bucket
 is the America/New_York calendar day, because a UTC day cuts US evening sessions in two;
 the daily bar is labelled with New York midnight expressed in UTC, as Alpaca labels daily bars.
+A half day (exchange calendar early close) is one daily bar like any other; a day without a
+session (holiday, weekend) gets a bar only if the data has bars on it (extended hours).
 Each bucket is labelled by its start: open=first, high=max, low=min, close=last,
 volume=sum. Buckets with no bars are left out.
 """
@@ -12,21 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from admf.core.calendar import session_day_start
 from admf.core.errors import DataError
 from admf.data.frame import BarFrame
 from admf.data.timeframe import NS_PER_DAY, canonical_timeframe, format_timeframe, timeframe_ns
-
-SESSION_TZ = "America/New_York"
-
-
-def session_day_start(ts: np.ndarray, tz: str = SESSION_TZ) -> np.ndarray:
-    """For each UTC ns time, the UTC ns of local midnight of its day in `tz`."""
-    import pandas as pd
-
-    if len(ts) == 0:
-        return np.empty(0, dtype=np.int64)
-    local = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True)).tz_convert(tz)
-    return local.normalize().as_unit("ns").asi8.copy()
 
 
 def bucket_starts(ts: np.ndarray, tf: str) -> np.ndarray:

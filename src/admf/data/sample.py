@@ -1,7 +1,8 @@
 """Deterministic synthetic US equity bars for demos and tests (no network).
 
-Regular sessions only (09:30-16:00 America/New_York, weekdays, NYSE full-day holidays
-skipped; early closes are not modelled). Minute prices are a random-walk level plus a
+Regular sessions only, from the exchange calendar (holidays skipped; an early close ends
+its day at 13:00: the minutes after it are generated, so every other day's prices stay the
+same, and dropped). Minute prices are a random-walk level plus a
 mean-reverting (Ornstein-Uhlenbeck) deviation, so bands get crossed and revisited; minute
 volatility and volume are U-shaped over the session. Minute bars are built first and then
 resampled, so every timeframe is consistent with every other. Prices are in cents.
@@ -17,16 +18,15 @@ import argparse
 import datetime as dt
 import zlib
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from admf.core import calendar
 from admf.data.frame import BarFrame
 from admf.data.loaders import save_bars
 from admf.data.resample import resample
 from admf.data.timeframe import NS_PER_MINUTE, canonical_timeframe, timeframe_ns
 
-NY = ZoneInfo("America/New_York")
 SESSION_MINUTES = 390
 START = "2024-01-02"
 DAYS = 126  # about six months of sessions
@@ -43,77 +43,15 @@ GAP_SIGMA = 0.004  # overnight gap
 WICK_SIGMA = 0.00025  # high/low excursion beyond open/close
 
 
-def _easter(year: int) -> dt.date:
-    # Anonymous Gregorian algorithm (Meeus/Jones/Butcher).
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l) // 451
-    month = (h + l - 7 * m + 114) // 31
-    day = (h + l - 7 * m + 114) % 31 + 1
-    return dt.date(year, month, day)
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last_weekday(year: int, month: int, weekday: int) -> dt.date:
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last = nxt - dt.timedelta(days=1)
-    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(d: dt.date) -> dt.date:
-    if d.weekday() == 5:
-        return d - dt.timedelta(days=1)
-    if d.weekday() == 6:
-        return d + dt.timedelta(days=1)
-    return d
-
-
-def nyse_holidays(year: int) -> set[dt.date]:
-    """NYSE full-day holidays of a year by the exchange's standing rules (one-off closures excluded)."""
-    days = {
-        _nth_weekday(year, 1, 0, 3),  # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday
-        _easter(year) - dt.timedelta(days=2),  # Good Friday
-        _last_weekday(year, 5, 0),  # Memorial Day
-        _observed(dt.date(year, 7, 4)),
-        _nth_weekday(year, 9, 0, 1),  # Labor Day
-        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
-        _observed(dt.date(year, 12, 25)),
-    }
-    # New Year's Day on a Saturday is not moved back into December.
-    ny = dt.date(year, 1, 1)
-    if ny.weekday() != 5:
-        days.add(_observed(ny))
-    if year >= 2022:
-        days.add(_observed(dt.date(year, 6, 19)))
-    return days
-
-
 def trading_days(start: str | dt.date, count: int) -> list[dt.date]:
-    """The first `count` NYSE sessions on or after `start`."""
+    """The first `count` NYSE sessions on or after `start` (the exchange calendar)."""
     d = dt.date.fromisoformat(start) if isinstance(start, str) else start
-    out: list[dt.date] = []
-    holidays: dict[int, set[dt.date]] = {}
-    while len(out) < count:
-        if d.weekday() < 5 and d not in holidays.setdefault(d.year, nyse_holidays(d.year)):
-            out.append(d)
-        d += dt.timedelta(days=1)
-    return out
+    return [s.day for s in calendar.sessions_from(d, count)]
 
 
 def session_open_ns(day: dt.date) -> int:
     """09:30 New York on `day`, as ns UTC (DST handled by zoneinfo)."""
-    t = dt.datetime(day.year, day.month, day.day, 9, 30, tzinfo=NY)
-    return int(t.timestamp()) * 1_000_000_000
+    return calendar.ny_ns(day, calendar.OPEN)
 
 
 def generate_minutes(
@@ -129,7 +67,8 @@ def generate_minutes(
     price0 = start_price if start_price is not None else START_PRICES.get(symbol.upper(), 100.0)
     base_vol = BASE_VOLUME.get(symbol.upper(), 20_000.0)
     rng = np.random.default_rng(seed)
-    sessions = trading_days(start, days)
+    d0 = dt.date.fromisoformat(start) if isinstance(start, str) else start
+    sessions = calendar.sessions_from(d0, days)
     nd, m = len(sessions), SESSION_MINUTES
 
     minute = np.arange(m, dtype=np.float64)
@@ -175,9 +114,14 @@ def generate_minutes(
     volume = np.round(base_vol * volu_shape * day_factor * np.exp(0.35 * z_vol - 0.06125)).ravel()
     volume = np.maximum(volume, 100.0)
 
-    opens = np.array([session_open_ns(d) for d in sessions], dtype=np.int64)
+    opens = np.array([s.open_ns for s in sessions], dtype=np.int64)
     ts = (opens[:, None] + np.arange(m, dtype=np.int64) * NS_PER_MINUTE).ravel()
-    return BarFrame(ts, open_, high, low, close, volume, symbol=symbol, timeframe="1m")
+    closes = np.repeat(np.array([s.close_ns for s in sessions], dtype=np.int64), m)
+    keep = ts < closes
+    if keep.all():
+        return BarFrame(ts, open_, high, low, close, volume, symbol=symbol, timeframe="1m")
+    return BarFrame(ts[keep], open_[keep], high[keep], low[keep], close[keep], volume[keep], symbol=symbol,
+                    timeframe="1m")
 
 
 def generate_sample(

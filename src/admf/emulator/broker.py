@@ -6,20 +6,25 @@ that Alpaca would report on the trade-updates stream is passed to `emit(event, o
 Fill model (documented choices where Alpaca's paper engine is private):
 * At submission a routed order executes at once against the last trade price (the close of the
   current bar): market orders always, limits when marketable, stops when already triggered.
-* When a new bar becomes current, resting orders are evaluated against it: market at the open;
-  a buy limit at the open if open <= limit, else at the limit if low <= limit; a buy stop at
-  max(open, stop) if high >= stop (sells mirrored); trailing stops track the high/low-water mark.
-* Outside the regular session (09:30-16:00 New York) orders wait as `accepted` and are routed on
+* When a new bar becomes current, resting orders are evaluated against it by the backtest's
+  matching core (execution/matching.py: market at the open, limits at the open or the limit,
+  stops at max(open, stop), stop-limits as documented there); trailing stops track the
+  high/low-water mark. `fill_volume_cap` caps a bar's fill at that share of its volume.
+* Outside the regular session (exchange calendar: 09:30 to the real close, early closes at
+  13:00, New York) orders wait as `accepted` and are routed on
   the first eligible bar; extended-hours DAY limits trade 04:00-20:00. DAY orders expire at the
   close of their session, OPG/CLS orders execute on the opening/closing bar, IOC/FOK never rest.
 * With `partial_fill_prob` > 0 an eligible fill may be split; the rest waits for the next bar.
 * Replace (PATCH) ends the old order `replaced` and admits a new one (new id, `replaces` set) whose
   qty defaults to the old order's unfilled quantity; buying power is checked as if the old order
-  were gone. Cancel is immediate (no `pending_cancel`).
+  were gone. A cancel (DELETE) passes through `pending_cancel` and a replace through
+  `pending_replace`, each with its event, then completes at once, as Alpaca's stream shows them.
+* Bracket, OCO and OTO orders: see groups.py (legs held until the entry fills, one cancels the
+  other, a bar reaching both legs fills the stop-loss first).
 * Buying power: multiplier 1 = cash; 2 = (equity - initial margin) * 2 with 50 % initial margin on
   gross exposure; 4 = the same times 4. Open opening orders reserve their value. A queued order
   that no longer fits at routing time is `rejected`.
-* Not modelled: bracket/OCO/OTO classes (422), wash-trade and PDT rules, fees, dividends, borrow.
+* Not modelled: wash-trade and PDT rules, fees, dividends, borrow.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 from admf.emulator import calendar as cal
+from admf.emulator import groups
 from admf.emulator.clock import ReplayClock
 from admf.emulator.config import EmulatorConfig
 from admf.emulator.fills import bar_price, price_now
@@ -59,10 +65,12 @@ from admf.emulator.wire import (
     dstr,
     fdec,
     iso_us,
+    parse_bool,
     parse_time,
     q9,
     unprocessable,
 )
+from admf.execution.matching import participation
 
 
 class Broker:
@@ -301,7 +309,8 @@ class Broker:
         """Shares held by every open order on the side that would reduce the position."""
         held = ZERO
         for o in self.open_by_symbol.get(symbol, ()):
-            if o.side == closing_side and o.is_open and o.qty is not None:
+            # a stop-loss leg holds the same shares as its take-profit sibling: count them once
+            if o.side == closing_side and o.is_open and o.qty is not None and o.leg != groups.STOP_LOSS:
                 held += o.remaining()
         return held
 
@@ -339,11 +348,20 @@ class Broker:
         if not isinstance(body, dict):
             raise unprocessable("request body must be a JSON object")
         o = self._validate(body)
+        specs = groups.parse_legs(body, o)
         self._check_position(o, internal)
+        if o.order_class == "oco" and o.opening:
+            raise unprocessable("oco orders must close a position (exit only)")
         now = self.clock.stamp()
         o.created_at = o.updated_at = o.submitted_at = now
         self._admit(o, now)
-        snapshot = o.wire()
+        legs = groups.make_legs(self, o, specs, now) if specs else []
+        if o.order_class == "oco":
+            groups.activate(self, o)  # both members work at once; the stop-loss is tried first
+            for leg in legs:
+                if o.status == "new":
+                    self._execute_now(leg)
+        snapshot = o.wire(legs)
         self._after_admit(o)
         return snapshot
 
@@ -466,7 +484,7 @@ class Broker:
             self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok")
 
     def _bar_price(self, o: Order, s: Series, i: int) -> Decimal | None:
-        px = bar_price(o, fdec(s.o[i]), fdec(s.h[i]), fdec(s.l[i]))
+        px = bar_price(o, float(s.o[i]), float(s.h[i]), float(s.l[i]))
         self.dirty_orders.add(o.id)  # the water mark or trigger may have moved
         return px
 
@@ -476,7 +494,7 @@ class Broker:
         if not orders:
             return
         rth = cal.is_open(bar_start) if self.cfg.enforce_hours else True
-        for o in list(orders):
+        for o in groups.stop_first(orders):
             if not o.is_open or not self._eligible(o, bar_start):
                 continue
             if o.tif == "opg":
@@ -513,7 +531,7 @@ class Broker:
                 continue
             px = self._bar_price(o, s, i)
             if px is not None:
-                self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok")
+                self._fill(o, px, self.clock.stamp(), allow_partial=o.tif != "fok", bar_volume=float(s.v[i]))
             if o.tif in ("ioc", "fok") and o.is_open:
                 self._cancel(o, self.clock.stamp())
 
@@ -537,8 +555,11 @@ class Broker:
         self._close_order(o)
         self.dirty_orders.add(o.id)
         self.emit("rejected", o, None)
+        if o.order_class:
+            groups.on_end(self, o)
 
-    def _fill(self, o: Order, price: Decimal, now: int, allow_partial: bool = True) -> None:
+    def _fill(self, o: Order, price: Decimal, now: int, allow_partial: bool = True,
+              bar_volume: float | None = None) -> None:
         rem = o.remaining()
         if rem is None:  # notional: shares bought with what is left of the dollars
             left = o.notional - o.filled_value
@@ -547,6 +568,14 @@ class Broker:
                 self._cancel(o, now)
                 return
         q = rem
+        cap = self.cfg.fill_volume_cap
+        if cap is not None and bar_volume is not None and allow_partial and o.qty is not None:
+            whole = o.qty == o.qty.to_integral_value()
+            room = participation(float(rem), bar_volume, cap, not whole)
+            if room < float(rem):
+                q = Decimal(int(room)) if whole else q9(Decimal(repr(room)))
+            if q <= 0:
+                return  # no room in this bar: the order keeps working
         p = self.cfg.partial_fill_prob
         if allow_partial and p > 0 and self.rng.random() < p:
             whole = rem == rem.to_integral_value() and (o.qty is None or o.qty == o.qty.to_integral_value())
@@ -589,6 +618,8 @@ class Broker:
         self.emit(event, o, {
             "execution_id": exec_id, "price": dstr(price), "qty": dstr(q), "position_qty": dstr(position_qty),
         })
+        if o.order_class:
+            groups.on_fill(self, o, q)
 
     def _apply_fill(self, symbol: str, buy: bool, q: Decimal, price: Decimal, now: int) -> None:
         dq = q if buy else -q
@@ -623,6 +654,8 @@ class Broker:
         self._close_order(o)
         self.dirty_orders.add(o.id)
         self.emit("canceled", o, None)
+        if o.order_class:
+            groups.on_end(self, o)
 
     def _expire(self, o: Order, now: int) -> None:
         o.status = "expired"
@@ -630,6 +663,8 @@ class Broker:
         self._close_order(o)
         self.dirty_orders.add(o.id)
         self.emit("expired", o, None)
+        if o.order_class:
+            groups.on_end(self, o)
 
     # time
 
@@ -661,8 +696,9 @@ class Broker:
             raise not_found("order not found")
         return o
 
-    def get_order(self, order_id: str) -> dict[str, Any]:
-        return self._get(order_id).wire()
+    def get_order(self, order_id: str, nested: bool = False) -> dict[str, Any]:
+        o = self._get(order_id)
+        return o.wire(groups.legs_of(self, o) if nested else None)
 
     def get_by_client_id(self, cid: str | None) -> dict[str, Any]:
         o = self.by_cid.get(cid or "")
@@ -688,6 +724,7 @@ class Broker:
         until = parse_time(q["until"], "until") if q.get("until") else None
         side = q.get("side")
         symbols = {s.strip() for s in q["symbols"].split(",") if s.strip()} if q.get("symbols") else None
+        nested = parse_bool(q.get("nested"))
         seq = self.order_list if direction == "asc" else reversed(self.order_list)
         out = []
         for o in seq:
@@ -703,7 +740,9 @@ class Broker:
                 continue
             if symbols is not None and o.symbol not in symbols:
                 continue
-            out.append(o.wire())
+            if nested and o.parent_id:
+                continue  # listed inside its parent
+            out.append(o.wire(groups.legs_of(self, o) if nested else None))
             if len(out) >= limit:
                 break
         return out
@@ -714,11 +753,22 @@ class Broker:
         o = self._get(order_id)
         if not o.is_open:
             raise unprocessable(f'order is already in "{o.status}" state', code=42210000)
+        self._pending(o, "pending_cancel")
         self._cancel(o, self.clock.stamp())
+
+    def _pending(self, o: Order, status: str) -> None:
+        """The transient state Alpaca reports while a cancel or replace is being worked."""
+        o.status = status
+        o.updated_at = self.clock.stamp()
+        self.dirty_orders.add(o.id)
+        self.emit(status, o, None)
 
     def cancel_all(self) -> list[dict[str, Any]]:
         out = []
         for o in [o for o in self.order_list if o.is_open]:
+            if not o.is_open:  # cancelled with its group earlier in this loop
+                continue
+            self._pending(o, "pending_cancel")
             self._cancel(o, self.clock.stamp())
             out.append({"id": o.id, "status": 200, "body": o.wire()})
         return out
@@ -729,6 +779,8 @@ class Broker:
         old = self._get(order_id)
         if not old.is_open:
             raise unprocessable(f'order is already in "{old.status}" state', code=42210000)
+        if old.parent_id and old not in self.open_by_symbol.get(old.symbol, ()):
+            raise unprocessable("a held leg cannot be replaced before its entry fills", code=42210000)
         allowed = {"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"}
         fields = {k: v for k, v in body.items() if k in allowed and v is not None}
         if not fields:
@@ -765,14 +817,17 @@ class Broker:
         if q != q.to_integral_value() and old.qty == old.qty.to_integral_value():
             raise unprocessable("qty must be integer")
         new = self._validate(new_body)
-        # The replacement is checked as if the old order were gone (its hold is released).
-        lst = self.open_by_symbol.get(old.symbol, [])
-        at = lst.index(old)
-        lst.pop(at)
+        # The replacement is checked as if the old order were gone (its hold is released), and with
+        # it its one-cancels-other peers, which hold the same shares.
+        lst = self.open_by_symbol.setdefault(old.symbol, [])
+        saved = list(lst)
+        gone = {id(p) for p in [old, *groups.peers(self, old)]}
+        lst[:] = [p for p in lst if id(p) not in gone]
         try:
             self._check_position(new, internal=False)
         finally:
-            lst.insert(at, old)
+            lst[:] = saved
+        self._pending(old, "pending_replace")
         now = self.clock.stamp()
         old.status = "replaced"
         old.replaced_at = old.updated_at = now
@@ -783,6 +838,8 @@ class Broker:
         new.replaces = old.id
         new.hwm = old.hwm
         new.triggered = old.triggered
+        if old.order_class:
+            groups.transfer(self, old, new)
         new.created_at = new.updated_at = new.submitted_at = self.clock.stamp()
         self._admit(new, new.submitted_at)
         snapshot = new.wire()

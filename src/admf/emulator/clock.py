@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import time
 
-_US = 1000
+from admf.core.units import US_NS
+
+_US = US_NS
 
 
 class ReplayClock:

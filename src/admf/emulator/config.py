@@ -26,6 +26,9 @@ class EmulatorConfig:
     pdt_fields: emit pattern_day_trader/daytrade_count/daytrading_buying_power (Alpaca dropped
         them on 2026-07-06).
     partial_fill_prob: chance that an eligible fill is split; the rest waits for the next bar.
+    fill_volume_cap: a bar fills a resting order for at most this share of its volume (whole shares),
+        the rest waits for later bars: the matching core's rule, as `execution.fill_volume_cap` in a
+        backtest. None (default) is no cap.
     spread: bid/ask width of the streamed quotes (fills use the last trade price).
     enforce_hours: queue orders as `accepted` outside the session and expire DAY orders at the close.
     rate_limit, data_rate_limit: requests per minute per key for trading / market-data REST (0 = off).
@@ -54,6 +57,7 @@ class EmulatorConfig:
     shorting_enabled: bool = True
     pdt_fields: bool = True
     partial_fill_prob: float = 0.0
+    fill_volume_cap: float | None = None
     spread: float = 0.02
     enforce_hours: bool = True
     rate_limit: int = 200
@@ -83,6 +87,8 @@ class EmulatorConfig:
         self.multiplier = str(self.multiplier)
         if not 0.0 <= self.partial_fill_prob <= 1.0:
             raise ConfigError("must be within [0, 1]", field="partial_fill_prob", value=self.partial_fill_prob)
+        if self.fill_volume_cap is not None and not 0.0 < self.fill_volume_cap <= 1.0:
+            raise ConfigError("must be within (0, 1]", field="fill_volume_cap", value=self.fill_volume_cap)
         if not 0 <= self.port <= 65535:
             raise ConfigError("bad port", field="port", value=self.port, accepted="0-65535")
         if self.rate_limit < 0 or self.data_rate_limit < 0:

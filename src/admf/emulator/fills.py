@@ -1,7 +1,10 @@
 """Execution prices: against the last trade at submission, and against a new bar for resting orders.
 
-Both functions may advance an order's state (stop-limit trigger, trailing-stop water mark) and return
-the price of an execution, or None when the order does not trade.
+Market, limit, stop and stop-limit orders are matched by the shared core (execution/matching.py),
+the SimulatedBroker's rules: Decimals become floats at this edge and the core's result (always one
+of its inputs) comes back as the shortest decimal that round-trips (wire.fdec), exactly that input.
+A price at submission is a bar whose open, high and low are that price. Trailing stops (emulator
+only) move their water mark here. Both functions may advance an order's state (trigger, water mark).
 """
 
 from __future__ import annotations
@@ -9,65 +12,52 @@ from __future__ import annotations
 from decimal import Decimal
 
 from admf.emulator.orders import Order
+from admf.emulator.wire import fdec
+from admf.execution import matching
+
+_KIND = {"market": matching.MARKET, "limit": matching.LIMIT, "stop": matching.STOP,
+         "stop_limit": matching.STOP_LIMIT}
+
+
+def _f(d: Decimal | None) -> float:
+    return 0.0 if d is None else float(d)
+
+
+def _core(o: Order, kind: int, op: float, hi: float, lo: float) -> Decimal | None:
+    px, o.triggered = matching.match(kind, o.buy, _f(o.limit_price), _f(o.stop_price), bool(o.triggered),
+                                     op, hi, lo)
+    return None if px is None else fdec(px)
 
 
 def price_now(o: Order, p: Decimal) -> Decimal | None:
     """The order meets the last trade price p: market always, limits if marketable, triggered stops."""
-    t = o.type
-    if t == "market":
-        return p
-    if t == "limit":
-        return p if (p <= o.limit_price if o.buy else p >= o.limit_price) else None
-    if t == "stop":
-        return p if (p >= o.stop_price if o.buy else p <= o.stop_price) else None
-    if t == "stop_limit":
-        if not o.triggered and (p >= o.stop_price if o.buy else p <= o.stop_price):
-            o.triggered = True
-        if o.triggered and (p <= o.limit_price if o.buy else p >= o.limit_price):
-            return p
-        return None
+    kind = _KIND.get(o.type)
+    if kind is not None:
+        x = float(p)
+        return _core(o, kind, x, x, x)
     # trailing stop: the first price seen starts the water mark
     if o.hwm is None:
         o.hwm = p
         return None
     stop = o.live_stop()
+    assert stop is not None  # a trailing stop with a water mark has a stop
     return p if (p >= stop if o.buy else p <= stop) else None
 
 
-def bar_price(o: Order, op: Decimal, hi: Decimal, lo: Decimal) -> Decimal | None:
-    """A resting order meets a new bar (open, high, low): gaps fill at the open, touches at the limit/stop."""
-    t = o.type
-    if t == "market":
-        return op
-    if t == "limit":
-        lim = o.limit_price
-        if o.buy:
-            return op if op <= lim else (lim if lo <= lim else None)
-        return op if op >= lim else (lim if hi >= lim else None)
-    if t == "stop":
-        sp = o.stop_price
-        if o.buy:
-            return max(op, sp) if hi >= sp else None
-        return min(op, sp) if lo <= sp else None
-    if t == "stop_limit":
-        sp, lim = o.stop_price, o.limit_price
-        if o.triggered:
-            start = op
-        elif hi >= sp if o.buy else lo <= sp:
-            o.triggered = True
-            start = max(op, sp) if o.buy else min(op, sp)
-        else:
-            return None
-        if o.buy:
-            return start if start <= lim else (lim if lo <= lim else None)
-        return start if start >= lim else (lim if hi >= lim else None)
+def bar_price(o: Order, op: float, hi: float, lo: float) -> Decimal | None:
+    """A resting order meets a new bar (open, high, low as floats from the bar file)."""
+    kind = _KIND.get(o.type)
+    if kind is not None:
+        return _core(o, kind, op, hi, lo)
     # trailing stop: check the stop standing before this bar, then move the water mark
+    dop = fdec(op)
     if o.hwm is None:
-        o.hwm = op
+        o.hwm = dop
     stop = o.live_stop()
-    if o.buy and hi >= stop:
-        return max(op, stop)
-    if not o.buy and lo <= stop:
-        return min(op, stop)
-    o.hwm = min(o.hwm, lo) if o.buy else max(o.hwm, hi)
+    assert stop is not None
+    if o.buy and fdec(hi) >= stop:
+        return max(dop, stop)
+    if not o.buy and fdec(lo) <= stop:
+        return min(dop, stop)
+    o.hwm = min(o.hwm, fdec(lo)) if o.buy else max(o.hwm, fdec(hi))
     return None

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiohttp import web
 
+from admf.core.timeframe import parse_wire_timeframe
+from admf.core.units import NY_TZ_NAME
 from admf.emulator.market import Series
 from admf.emulator.rest import json_response
-from admf.emulator.wire import MINUTE_NS, NS, WireError, iso_ns, parse_time
+from admf.emulator.wire import DAY_NS, MINUTE_NS, NS, WireError, iso_ns, parse_time
 
 if TYPE_CHECKING:
     from admf.emulator.server import EmulatorServer
 
-_TF = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
-_UNIT = {"T": "Min", "H": "Hour", "D": "Day", "W": "Week", "M": "Month"}
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def bad(message: str, status: int = 400) -> WireError:
@@ -32,20 +36,16 @@ def bad(message: str, status: int = 400) -> WireError:
 def parse_timeframe(text: str | None) -> tuple[int, str]:
     if not text:
         raise bad("timeframe is required")
-    m = _TF.match(text.strip())
-    if not m:
+    parsed = parse_wire_timeframe(text)
+    if parsed is None:
         raise bad(f"invalid timeframe: {text}")
-    n, unit = int(m.group(1)), _UNIT.get(m.group(2), m.group(2))
-    ok = {"Min": range(1, 60), "Hour": range(1, 24), "Day": (1,), "Week": (1,), "Month": (1, 2, 3, 6, 12)}[unit]
-    if n not in ok:
-        raise bad(f"invalid timeframe: {text}")
-    return n, unit
+    return parsed
 
 
 def _ny_midnights(t: np.ndarray) -> np.ndarray:
     import pandas as pd
 
-    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)
     return idx.normalize().tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
 
@@ -58,12 +58,12 @@ def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
     mid = _ny_midnights(t)
     if unit == "Day":
         return mid
-    local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert("America/New_York")
+    local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)
     if unit == "Week":
         start = local - pd.to_timedelta(local.day_of_week, unit="D")
     else:
         month0 = (local.month - 1) // n * n + 1
-        start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz="America/New_York")
+        start = pd.DatetimeIndex([pd.Timestamp(year=y, month=m, day=1, tz=NY_TZ_NAME)
                                   for y, m in zip(local.year, month0, strict=True)])
     return start.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
 
@@ -125,8 +125,12 @@ class HistoryApi:
             web.get("/v2/stocks/bars/latest", self.latest_bars),
             web.get("/v2/stocks/trades/latest", self.latest_trades),
             web.get("/v2/stocks/quotes/latest", self.latest_quotes),
+            web.get("/v2/stocks/snapshots", self.snapshots),
             web.get("/v2/stocks/{symbol}/bars", self.bars_one),
             web.get("/v2/stocks/{symbol}/bars/latest", self.latest_bar_one),
+            web.get("/v2/stocks/{symbol}/trades/latest", self.latest_trade_one),
+            web.get("/v2/stocks/{symbol}/quotes/latest", self.latest_quote_one),
+            web.get("/v2/stocks/{symbol}/snapshot", self.snapshot_one),
         ]
 
     def _agg(self, s: Series, n: int, unit: str) -> Aggregated:
@@ -150,6 +154,8 @@ class HistoryApi:
         try:
             start = parse_time(q["start"], "start") if q.get("start") else (now // (86400 * NS)) * 86400 * NS
             end = parse_time(q["end"], "end") if q.get("end") else now
+            if q.get("end") and _DATE_ONLY.match(q["end"].strip()):
+                end += DAY_NS - 1  # a date-only end is that whole (UTC) day
         except WireError as e:
             raise bad(e.message) from None
         try:
@@ -234,12 +240,7 @@ class HistoryApi:
                 "t": iso_ns(int(s.t[i])), "v": int(s.v[i]), "vw": float(s.vw[i])}
 
     async def latest_bars(self, request: web.Request) -> web.Response:
-        out = {}
-        for sym in self._symbols(request.query.get("symbols")):
-            got = self._latest(sym)
-            if got:
-                out[sym] = self._bar(*got)
-        return json_response({"bars": out})
+        return json_response({"bars": self._each(request, self._bar)})
 
     async def latest_bar_one(self, request: web.Request) -> web.Response:
         sym = request.match_info["symbol"].upper()
@@ -248,29 +249,61 @@ class HistoryApi:
             raise bad(f"no bar found for {sym}", 404)
         return json_response({"bar": self._bar(*got), "symbol": sym})
 
-    async def latest_trades(self, request: web.Request) -> web.Response:
+    def _trade(self, s: Series, i: int) -> dict[str, Any]:
+        v, n = int(s.v[i]), max(int(s.n[i]), 1)
+        return {"c": ["@"], "i": i + 1, "p": float(s.c[i]), "s": max(1, v // n),
+                "t": iso_ns(int(s.t[i]) + self.market.tf_ns - 1_000_000), "x": "V",
+                "z": "B" if s.symbol == "SPY" else "C"}
+
+    def _quote(self, s: Series, i: int) -> dict[str, Any]:
+        half = self.srv.cfg.spread / 2
+        c = float(s.c[i])
+        size = 1 + int(s.v[i]) % 9
+        return {"ap": round(c + half, 4), "as": size + 1, "ax": "V", "bp": round(c - half, 4), "bs": size,
+                "bx": "V", "c": ["R"], "t": iso_ns(int(s.t[i]) + self.market.tf_ns - 2_000_000),
+                "z": "B" if s.symbol == "SPY" else "C"}
+
+    def _snapshot(self, s: Series, i: int) -> dict[str, Any]:
+        """Latest trade and quote, the latest bar, today's daily bar so far and the previous one."""
+        day = self._agg(s, 1, "Day")
+        lo, hi = day.window(0, int(s.t[i]), s.ptr)
+        daily = day.rows(max(lo, hi - 2), hi, s.ptr)
+        return {"latestTrade": self._trade(s, i), "latestQuote": self._quote(s, i), "minuteBar": self._bar(s, i),
+                "dailyBar": daily[-1] if daily else None, "prevDailyBar": daily[-2] if len(daily) > 1 else None}
+
+    def _one(self, request: web.Request, what: str) -> tuple[str, Series, int]:
+        sym = request.match_info["symbol"].upper()
+        got = self._latest(sym)
+        if not got:
+            raise bad(f"no {what} found for {sym}", 404)
+        return sym, got[0], got[1]
+
+    def _each(self, request: web.Request, make: Callable[[Series, int], dict[str, Any]]) -> dict[str, Any]:
+        """`make` for the latest bar of every requested symbol that has one (the others are absent)."""
         out = {}
-        tf = self.market.tf_ns
         for sym in self._symbols(request.query.get("symbols")):
             got = self._latest(sym)
             if got:
-                s, i = got
-                v, n = int(s.v[i]), max(int(s.n[i]), 1)
-                out[sym] = {"c": ["@"], "i": i + 1, "p": float(s.c[i]), "s": max(1, v // n),
-                            "t": iso_ns(int(s.t[i]) + tf - 1_000_000), "x": "V", "z": "B" if sym == "SPY" else "C"}
-        return json_response({"trades": out})
+                out[sym] = make(*got)
+        return out
+
+    async def latest_trades(self, request: web.Request) -> web.Response:
+        return json_response({"trades": self._each(request, self._trade)})
 
     async def latest_quotes(self, request: web.Request) -> web.Response:
-        out = {}
-        tf = self.market.tf_ns
-        half = self.srv.cfg.spread / 2
-        for sym in self._symbols(request.query.get("symbols")):
-            got = self._latest(sym)
-            if got:
-                s, i = got
-                c = float(s.c[i])
-                size = 1 + int(s.v[i]) % 9
-                out[sym] = {"ap": round(c + half, 4), "as": size + 1, "ax": "V", "bp": round(c - half, 4),
-                            "bs": size, "bx": "V", "c": ["R"], "t": iso_ns(int(s.t[i]) + tf - 2_000_000),
-                            "z": "B" if sym == "SPY" else "C"}
-        return json_response({"quotes": out})
+        return json_response({"quotes": self._each(request, self._quote)})
+
+    async def latest_trade_one(self, request: web.Request) -> web.Response:
+        sym, s, i = self._one(request, "trade")
+        return json_response({"symbol": sym, "trade": self._trade(s, i)})
+
+    async def latest_quote_one(self, request: web.Request) -> web.Response:
+        sym, s, i = self._one(request, "quote")
+        return json_response({"symbol": sym, "quote": self._quote(s, i)})
+
+    async def snapshots(self, request: web.Request) -> web.Response:
+        return json_response(self._each(request, self._snapshot))
+
+    async def snapshot_one(self, request: web.Request) -> web.Response:
+        sym, s, i = self._one(request, "snapshot")
+        return json_response({"symbol": sym, **self._snapshot(s, i)})

@@ -48,7 +48,47 @@ class Order:
         "status", "filled_qty", "filled_value", "created_at", "updated_at", "submitted_at",
         "filled_at", "expired_at", "canceled_at", "failed_at", "replaced_at", "replaced_by",
         "replaces", "expire_ns", "target_open", "triggered", "opening", "intent", "seq",
+        "order_class", "parent_id", "leg", "legs",
     )  # fmt: skip
+    # the slots' types (set to None by __init__, filled by parse_order and the broker)
+    id: str
+    client_order_id: str
+    symbol: str
+    asset_id: str
+    side: str
+    type: str
+    tif: str
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    trail_price: Decimal | None
+    trail_percent: Decimal | None
+    hwm: Decimal | None
+    extended_hours: bool
+    status: str
+    filled_qty: Decimal
+    filled_value: Decimal
+    created_at: int
+    updated_at: int
+    submitted_at: int
+    filled_at: int | None
+    expired_at: int | None
+    canceled_at: int | None
+    failed_at: int | None
+    replaced_at: int | None
+    replaced_by: str | None
+    replaces: str | None
+    expire_ns: int | None
+    target_open: int | None
+    triggered: bool
+    opening: bool
+    intent: str | None
+    seq: int
+    order_class: str | None  # "" / None simple, else bracket, oco, oto
+    parent_id: str | None  # a leg's entry (for OCO: the limit order it pairs with)
+    leg: str | None  # take_profit / stop_loss for a leg
+    legs: list[str] | None  # an entry's leg ids
 
     def __init__(self) -> None:
         for name in self.__slots__:
@@ -79,7 +119,7 @@ class Order:
         raw = self.hwm * (ONE - pct) if not self.buy else self.hwm * (ONE + pct)
         return raw.quantize(CENT) if raw >= ONE else raw.quantize(Decimal("0.0001"))
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, legs: list[Order] | None = None) -> dict[str, Any]:
         avg = None
         if self.filled_qty:
             with localcontext() as ctx:
@@ -105,7 +145,7 @@ class Order:
             "qty": dstr(self.qty),
             "filled_qty": dstr(self.filled_qty),
             "filled_avg_price": dstr(avg),
-            "order_class": "",
+            "order_class": self.order_class or "",
             "order_type": self.type,
             "type": self.type,
             "side": self.side,
@@ -115,7 +155,7 @@ class Order:
             "stop_price": dstr(self.live_stop()),
             "status": self.status,
             "extended_hours": self.extended_hours,
-            "legs": None,
+            "legs": [leg.wire() for leg in legs] if legs else None,
             "trail_percent": dstr(self.trail_percent),
             "trail_price": dstr(self.trail_price),
             "hwm": dstr(self.hwm),
@@ -178,9 +218,6 @@ def parse_order(body: dict[str, Any], o: Order) -> None:
     tif = body.get("time_in_force")
     if tif not in TIFS:
         raise unprocessable("time_in_force is required" if tif is None else f"invalid time_in_force: {tif}")
-    order_class = body.get("order_class") or "simple"
-    if order_class != "simple":
-        raise unprocessable(f"order_class {order_class} is not supported by the emulator")
     o.side, o.type, o.tif = side, typ, tif
     qty_raw, notional_raw = body.get("qty"), body.get("notional")
     if qty_raw is None and notional_raw is None:

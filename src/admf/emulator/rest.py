@@ -100,7 +100,8 @@ class TradingApi:
         return json_response(self.broker.get_by_client_id(request.query.get("client_order_id")))
 
     async def get_order(self, request: web.Request) -> web.Response:
-        return json_response(self.broker.get_order(request.match_info["order_id"]))
+        nested = parse_bool(request.query.get("nested"))
+        return json_response(self.broker.get_order(request.match_info["order_id"], nested))
 
     async def replace(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -268,11 +268,14 @@ class EmulatorServer:
         try:
             resp = await handler(request)
         except WireError as e:
-            resp = error_response(e)
+            # the data API's error bodies carry a message only, the trading API's a code too
+            resp = json_response({"message": e.message}, e.status) if is_data else error_response(e)
         except web.HTTPNotFound:
-            resp = json_response({"code": 40410000, "message": "endpoint not found"}, 404)
+            resp = json_response({"message": "endpoint not found"} if is_data else
+                                 {"code": 40410000, "message": "endpoint not found"}, 404)
         except web.HTTPMethodNotAllowed:
-            resp = json_response({"code": 40510000, "message": "method not allowed"}, 405)
+            resp = json_response({"message": "method not allowed"} if is_data else
+                                 {"code": 40510000, "message": "method not allowed"}, 405)
         if headers is not None:
             resp.headers.update(headers)
         if request.method != "GET":

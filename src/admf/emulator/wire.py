@@ -6,14 +6,10 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
-from zoneinfo import ZoneInfo
 
 import msgspec
 
-NY = ZoneInfo("America/New_York")
-NS = 1_000_000_000
-MINUTE_NS = 60 * NS
-DAY_NS = 86_400 * NS
+from admf.core.units import DAY_NS, MINUTE_NS, NS, NY  # noqa: F401  (the emulator's modules import them from here)
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

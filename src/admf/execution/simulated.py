@@ -2,38 +2,47 @@
 
 Fill rules: `next_open` fills a market order at the open of the symbol's next bar; `close`
 fills it at the close of the bar that produced it. Limit, stop and stop-limit orders are
-checked against each later bar of their symbol:
+checked against each later bar of their symbol by the matching core (execution/matching.py,
+shared with the emulator; its docstring states every rule). Market and stop fills get the
+slippage model; limit and stop-limit fills are at their price. DAY orders expire at the end
+of the session day they were placed in (America/New_York).
 
-- buy limit: fills when low <= limit, at min(open, limit); sell limit: high >= limit, at max(open, limit).
-- buy stop: triggers when high >= stop, fills at max(open, stop) plus slippage (a gap fills at the open).
-- stop-limit: triggers like a stop; then fills at the trigger price if that is within the
-  limit, else rests as a limit order: from the same bar when the open gapped through the stop
-  (the rest of the bar follows the open), from the next bar when it triggered inside the bar
-  (the bar's range may have come back before the trigger).
-- DAY orders expire at the end of the session day they were placed in (America/New_York).
+`fill_volume_cap` (off by default): a bar fills at most that share of its volume; the rest of
+the order keeps working and fills on later bars (a market order at their opens). Risk exits and
+the session-close flatten (`fill_now`) fill in full, at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from admf.core.events import Fill, OrderRequest, OrderUpdate
 from admf.core.orders import Order
+from admf.core.units import QTY_EPS
+from admf.execution import matching
 from admf.execution.costs import Commission, Slippage
+
+KIND = {OrderType.MARKET: matching.MARKET, OrderType.LIMIT: matching.LIMIT, OrderType.STOP: matching.STOP,
+        OrderType.STOP_LIMIT: matching.STOP_LIMIT}
 
 
 class SimOrder:
-    __slots__ = ("req", "sym", "day", "sign", "triggered", "order")
+    __slots__ = ("req", "sym", "day", "sign", "kind", "triggered", "order", "left", "filled", "value", "n")
 
     def __init__(self, req: OrderRequest, sym: int, day: int) -> None:
         self.req = req
         self.sym = sym
         self.day = day
         self.sign = 1 if req.side is Side.BUY else -1
-        self.triggered = req.order_type is not OrderType.STOP_LIMIT
+        self.kind = KIND[req.order_type]
+        self.triggered = False  # a stop or stop-limit whose stop was reached
         # the state machine's order; strict: an impossible transition is a bug and raises
         self.order = Order(req, strict=True)
+        self.left = req.qty  # quantity not yet filled
+        self.filled = 0.0
+        self.value = 0.0  # sum of qty * price of its fills
+        self.n = 0  # fills so far
 
     @property
     def status(self) -> OrderStatus:
@@ -53,10 +62,16 @@ class SimulatedBroker:
         slippage: Slippage | None = None,
         commission: Commission | None = None,
         on_update: Callable[[OrderUpdate], None] | None = None,
+        volume_cap: float | None = None,
+        volume: Sequence[float] | None = None,
     ) -> None:
         if fill_rule not in ("next_open", "close"):
             raise ValueError(f"fill_rule must be next_open or close, not {fill_rule!r}")
+        if volume_cap is not None and not (0.0 < volume_cap <= 1.0 and volume is not None):
+            raise ValueError(f"volume_cap must be in (0, 1] with the bars' volume, not {volume_cap!r}")
         self.fill_rule = fill_rule
+        self.volume_cap = volume_cap
+        self.volume = volume  # per bar index, read only when volume_cap is set
         self.slippage = slippage or Slippage()
         self.commission = commission or Commission()
         self.on_fill = on_fill
@@ -86,8 +101,9 @@ class SimulatedBroker:
         self.order_log.append(req)
         self._update(o, OrderStatus.ACCEPTED, req.ts)
         if req.order_type is OrderType.MARKET and self.fill_rule == "close":
-            self._fill(o, self.slippage.apply(close, o.sign), req.ts, bar)
-            return
+            self._fill(o, self.slippage.apply(close, o.sign), req.ts, bar, self._room(o, bar))
+            if o.left <= QTY_EPS:
+                return
         self.working.setdefault(sym, []).append(o)
         self.pending += 1
 
@@ -112,13 +128,39 @@ class SimulatedBroker:
         groups = self.working.values() if sym is None else [self.working.get(sym, [])]
         return [o.req for g in groups for o in g]
 
-    def _fill(self, o: SimOrder, price: float, ts: int, bar: int) -> None:
+    def _room(self, o: SimOrder, bar: int) -> float:
+        """What bar `bar` can fill of the order: all of it unless a volume cap is set."""
+        if self.volume_cap is None or self.volume is None:
+            return o.left
+        q = o.req.qty
+        return matching.participation(o.left, self.volume[bar], self.volume_cap, q != int(q))
+
+    def _fill(self, o: SimOrder, price: float, ts: int, bar: int, qty: float | None = None) -> None:
         r = o.req
-        fee = self.commission.cost(r.qty, price)
-        fill = Fill(r.client_order_id + "-1", r.client_order_id, r.strategy_id, r.symbol, r.side, r.qty, price, ts,
-                    fee, r.reason)
-        o.order.apply(fill)
-        self._update(o, OrderStatus.FILLED, ts, r.qty, price)
+        if qty is None and o.n == 0:  # the common case, kept cheap: the whole order at once
+            q = r.qty
+            o.n, o.left, o.filled, o.value = 1, 0.0, q, q * price
+            fill = Fill(r.client_order_id + "-1", r.client_order_id, r.strategy_id, r.symbol, r.side, q, price, ts,
+                        self.commission.cost(q, price), r.reason)
+            o.order.apply(fill)
+            self._update(o, OrderStatus.FILLED, ts, q, price)
+            self.on_fill(fill, bar)
+            return
+        q = o.left if qty is None else qty
+        if q <= QTY_EPS:
+            return
+        o.n += 1
+        o.left -= q
+        o.filled += q
+        o.value += q * price
+        done = o.left <= QTY_EPS
+        if done:
+            o.left = 0.0
+        fill = Fill(f"{r.client_order_id}-{o.n}", r.client_order_id, r.strategy_id, r.symbol, r.side, q, price, ts,
+                    self.commission.cost(q, price), r.reason)
+        o.order.apply(fill)  # the execution moves the order; the report below only tells of it
+        avg = price if o.n == 1 else o.value / o.filled
+        self._update(o, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED, ts, o.filled, avg)
         self.on_fill(fill, bar)
 
     def on_bar(self, sym: int, bar: int, ts: int, o: float, h: float, l: float, c: float, day: int = 0) -> None:
@@ -127,6 +169,7 @@ class SimulatedBroker:
         if not orders:
             return
         keep: list[SimOrder] = []
+        capped = self.volume_cap is not None
         for od in orders:
             if od.req.tif is TimeInForce.DAY and day != od.day and od.req.order_type is not OrderType.MARKET:
                 self._update(od, OrderStatus.EXPIRED, ts)
@@ -134,47 +177,22 @@ class SimulatedBroker:
             px = self._match(od, o, h, l)
             if px is None:
                 keep.append(od)
+            elif capped:
+                self._fill(od, px, ts, bar, self._room(od, bar))
+                if od.left > QTY_EPS:
+                    keep.append(od)
             else:
                 self._fill(od, px, ts, bar)
         self.pending -= len(orders) - len(keep)
         self.working[sym] = keep
 
     def _match(self, od: SimOrder, o: float, h: float, l: float) -> float | None:
-        r = od.req
-        t = r.order_type
-        buy = od.sign > 0
-        if t is OrderType.MARKET:
+        kind = od.kind
+        if kind == matching.MARKET:
             return self.slippage.apply(o, od.sign)
-        if t is OrderType.LIMIT:
-            return _limit_price(buy, r.limit_price, o, h, l)
-        stop = r.stop_price
-        if t is OrderType.STOP:
-            if buy and h >= stop:
-                return self.slippage.apply(max(o, stop), 1)
-            if not buy and l <= stop:
-                return self.slippage.apply(min(o, stop), -1)
-            return None
-        # stop-limit: trigger, then act as a limit from the trigger price on
-        if not od.triggered:
-            if buy and h >= stop:
-                trigger = max(o, stop)
-            elif not buy and l <= stop:
-                trigger = min(o, stop)
-            else:
-                return None
-            od.triggered = True
-            if trigger != o and (trigger > r.limit_price if buy else trigger < r.limit_price):
-                return None  # triggered inside the bar beyond its limit: the way back may have come first
-            return _limit_price(buy, r.limit_price, trigger, h, l)
-        return _limit_price(buy, r.limit_price, o, h, l)
-
-
-def _limit_price(buy: bool, limit: float, start: float, h: float, l: float) -> float | None:
-    """Price of a limit order working from `start` through a bar with range [l, h]."""
-    if buy:
-        if start <= limit:
-            return start
-        return limit if l <= limit else None
-    if start >= limit:
-        return start
-    return limit if h >= limit else None
+        r = od.req
+        px, od.triggered = matching.match(kind, od.sign > 0, r.limit_price or 0.0, r.stop_price or 0.0,
+                                          od.triggered, o, h, l)
+        if px is not None and kind == matching.STOP:
+            return self.slippage.apply(px, od.sign)
+        return px

@@ -18,7 +18,7 @@ class Indicator:
 
     name: ClassVar[str] = ""
     outputs: ClassVar[tuple[str, ...]] = ("value",)
-    # Filled by the registry decorator: parameter name -> ParamSpec.
+    # Filled by the registry decorator: parameter name -> core.params.Param.
     param_specs: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:

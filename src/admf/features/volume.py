@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+
+from admf.core import calendar
+from admf.core.units import NS, NY
 
 from .base import NAN, Indicator
 from .registry import Choice, register
-
-_NS = 1_000_000_000
-_NY = ZoneInfo("America/New_York")
 
 
 @register("obv")
@@ -41,25 +40,35 @@ class OBV(Indicator):
 
 def session_bounds(ts: int, session: str) -> tuple[int, int]:
     """[start, end) in ns of the session holding ``ts``: its calendar day in New York
-    ("ny") or UTC ("utc"); "none" is one endless session."""
+    ("ny") or UTC ("utc"); "rth" the exchange calendar's regular session (from its open to
+    its real close; a bar outside it starts a span of its own up to the next open); "none"
+    is one endless session."""
     if session == "none":
         return -(2**63), 2**63
-    tz = _NY if session == "ny" else UTC
-    day = datetime.fromtimestamp(ts // _NS, tz).date()
+    if session == "rth":
+        s = calendar.next_session(ts)
+        if s.open_ns <= ts:
+            return s.open_ns, s.close_ns
+        prev = calendar.sessions_overlapping(ts - 7 * 86_400 * NS, ts)
+        return (prev[-1].close_ns if prev else ts), s.open_ns
+    tz = NY if session == "ny" else UTC
+    day = datetime.fromtimestamp(ts // NS, tz).date()
     start = datetime(day.year, day.month, day.day, tzinfo=tz)
     nxt = day + timedelta(days=1)
     end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
-    return int(start.timestamp()) * _NS, int(end.timestamp()) * _NS
+    return int(start.timestamp()) * NS, int(end.timestamp()) * NS
 
 
-@register("vwap", session=Choice("ny", "ny", "utc", "none"))
+@register("vwap", session=Choice("ny", "ny", "rth", "utc", "none"))
 class VWAP(Indicator):
     """Volume-weighted average of the typical price (h+l+c)/3, reset at each session.
 
     ``session="ny"`` (default) starts a new session at midnight America/New_York, so a
-    trading day's pre-market, regular and after-hours bars share one VWAP; "utc" resets at
-    midnight UTC; "none" never resets. The session bounds are cached, so the per-bar cost
-    is one comparison. While the session has no volume yet the value is the typical price.
+    trading day's pre-market, regular and after-hours bars share one VWAP; "rth" resets at
+    each regular session's open (exchange calendar, early closes included) and keeps the
+    bars outside it apart; "utc" resets at midnight UTC; "none" never resets. The session
+    bounds are cached, so the per-bar cost is one comparison. While the session has no
+    volume yet the value is the typical price.
     """
 
     __slots__ = ("session", "_start", "_end", "_pv", "_vol")

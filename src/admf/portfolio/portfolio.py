@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from admf.core.events import Fill
+from admf.core.units import QTY_EPS
 
 
 @dataclass(slots=True)
@@ -92,7 +93,7 @@ class Portfolio:
         })
         lot.entry_costs -= entry_cost
         remaining = lot.qty + q
-        if abs(remaining) < 1e-9:
+        if abs(remaining) < QTY_EPS:
             del self.lots[sym]
         elif (remaining > 0) == (lot.qty > 0):
             lot.qty = remaining

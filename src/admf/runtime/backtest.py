@@ -139,6 +139,7 @@ class BacktestBuild:
             self._on_fill, fill_rule=ex.fill, on_update=self._on_update,
             slippage=Slippage(ex.slippage.type, ex.slippage.value),
             commission=Commission(ex.commission.type, ex.commission.rate, ex.commission.min, ex.commission.max),
+            volume_cap=ex.fill_volume_cap, volume=tl.volume.tolist() if ex.fill_volume_cap else None,
         )
         self.guards: list[list[StrategySlot]] = [[] for _ in range(n_sym)]
         slots: list[list[StrategySlot]] = [[] for _ in range(n_sym)]

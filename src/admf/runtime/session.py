@@ -1,43 +1,37 @@
-"""Regular-session calendar of each bar (America/New_York, correct across DST)."""
+"""Regular-session code of each bar, from the exchange calendar (early closes, holidays, DST)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from admf.core import calendar
+from admf.core.units import DAY_NS, NS, NY, NY_TZ_NAME
 from admf.risk.slot import IN, LAST, OFF
-
-NY = ZoneInfo("America/New_York")
-OPEN_MIN = 9 * 60 + 30
-CLOSE_MIN = 16 * 60
 
 
 def session_codes(ts: np.ndarray, sym: np.ndarray | None, timeframe_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """Per bar: OFF/IN/LAST (the last bar of a regular session of its symbol) and the NY day number.
 
-    A bar is in the session when it starts at or after 09:30 and before 16:00 New York time
-    on a weekday. It is the session's last bar when it ends at or after 16:00, or when the
-    next bar of the same symbol falls on another day or outside the session (an early close,
-    a missing bar).
+    A bar is in the session when it starts at or after the session's open and before its real
+    close (13:00 on an early close); holidays and weekends have no session. It is the session's
+    last bar when it ends at or after the close, or when the next bar of the same symbol falls
+    outside the session or in another one (a missing bar). Computed once per backtest, vectorized.
     """
-    local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert("America/New_York")
-    minutes = (local.hour * 60 + local.minute).to_numpy()
-    weekday = local.day_of_week.to_numpy()
-    day = (local.tz_localize(None).normalize().asi8 // 86_400_000_000_000).astype(np.int64)
-    inside = (minutes >= OPEN_MIN) & (minutes < CLOSE_MIN) & (weekday < 5)
+    local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert(NY_TZ_NAME)
+    day = (local.tz_localize(None).normalize().asi8 // DAY_NS).astype(np.int64)
+    idx, _, close = calendar.locate(ts)
+    inside = idx >= 0
     codes = np.where(inside, IN, OFF).astype(np.int8)
-    end_min = minutes + timeframe_ns / 60e9
-    last = inside & (end_min >= CLOSE_MIN)
+    last = inside & (ts + timeframe_ns >= close)
     groups = [np.arange(len(ts))] if sym is None else [np.flatnonzero(sym == k) for k in np.unique(sym)]
     for rows in groups:
         if len(rows) == 0:
             continue
-        nxt_in = np.append(inside[rows][1:], False)
-        nxt_day = np.append(day[rows][1:], -1)
-        last[rows] |= inside[rows] & (~nxt_in | (nxt_day != day[rows]))
+        nxt_idx = np.append(idx[rows][1:], -1)
+        last[rows] |= inside[rows] & (nxt_idx != idx[rows])
     codes[last] = LAST
     return codes, day
 
@@ -46,11 +40,10 @@ def session_code(ts: int, timeframe_ns: int) -> tuple[int, int]:
     """One live bar's (OFF/IN/LAST, New York day ordinal), by its start and end time.
 
     The scalar twin of session_codes for a live session, which cannot see the next bar: the
-    last bar of a session is the one that ends at or after 16:00.
+    last bar of a session is the one that ends at or after the session's real close.
     """
-    local = dt.datetime.fromtimestamp(ts // 1_000_000_000, tz=NY)
-    minutes = local.hour * 60 + local.minute
-    day = local.date().toordinal()
-    if local.weekday() >= 5 or not (OPEN_MIN <= minutes < CLOSE_MIN):
+    day = dt.datetime.fromtimestamp(ts // NS, tz=NY).date().toordinal()
+    s = calendar.session_at(ts)
+    if s is None:
         return OFF, day
-    return (LAST if minutes + timeframe_ns / 60e9 >= CLOSE_MIN else IN), day
+    return (LAST if ts + timeframe_ns >= s.close_ns else IN), day

@@ -1,57 +1,23 @@
-"""Declared parameter spaces of strategies, and their validation."""
+"""Declared parameter spaces of strategies (core.params.Param), and their validation."""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from typing import Any
 
 from admf.core.errors import ConfigError
+from admf.core.params import Param
+
+__all__ = ["Param", "feature_param", "suggest", "validate_params"]
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One parameter: its type, default, bounds, and the values tried by default in a sweep."""
+def feature_param(indicator: str, name: str, default: Any, doc: str = "") -> Param:
+    """A strategy parameter that is passed on to a feature: the feature's declaration (its range is
+    what the feature accepts), with the strategy's default and doc."""
+    from admf.features.registry import indicator_class
 
-    type: type
-    default: Any
-    min: float | None = None
-    max: float | None = None
-    choices: tuple[Any, ...] | None = None
-    doc: str = ""
-
-    def describe(self) -> str:
-        if self.choices:
-            return "one of " + ", ".join(map(str, self.choices))
-        kind = self.type.__name__
-        if self.min is not None and self.max is not None:
-            return f"{kind} in [{self.min}, {self.max}]"
-        if self.min is not None:
-            return f"{kind} >= {self.min}"
-        return kind
-
-    def coerce(self, value: Any, *, file: str | None, field: str) -> Any:
-        if self.type is bool:
-            if not isinstance(value, bool):
-                raise ConfigError("expected true or false", file=file, field=field, value=value)
-            return value
-        if self.type is int:
-            if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-                raise ConfigError("expected a whole number", file=file, field=field, value=value,
-                                  accepted=self.describe())
-            value = int(value)
-        elif self.type is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError("expected a number", file=file, field=field, value=value,
-                                  accepted=self.describe())
-            value = float(value)
-        elif self.type is str and not isinstance(value, str):
-            raise ConfigError("expected text", file=file, field=field, value=value, accepted=self.describe())
-        if self.choices and value not in self.choices:
-            raise ConfigError("value not allowed", file=file, field=field, value=value, accepted=self.describe())
-        if self.min is not None and value < self.min or self.max is not None and value > self.max:
-            raise ConfigError("value out of range", file=file, field=field, value=value, accepted=self.describe())
-        return value
+    spec: Param = indicator_class(indicator).param_specs[name]
+    return spec.but(default=default, doc=doc or spec.doc)
 
 
 def suggest(name: str, options: list[str]) -> str:

@@ -8,16 +8,12 @@ aggregated bars (9:30, 9:35, ... ET for 5m).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from admf.core import calendar
 from admf.core.events import Bar
+from admf.core.units import MINUTE_NS, NS
 
-__all__ = ["BarAggregator", "GapDetector"]
-
-NS = 1_000_000_000
-MINUTE_NS = 60 * NS
-_NY = ZoneInfo("America/New_York")
+__all__ = ["MINUTE_NS", "BarAggregator", "GapDetector"]
 
 
 class _Bucket:
@@ -114,10 +110,10 @@ class BarAggregator:
 class GapDetector:
     """Counts minute bars missing between consecutive bars of a symbol.
 
-    With session="rth" only minutes of the regular session (09:30-16:00 New York) count, and a
-    new trading day counts from its open to its first bar; the end of the previous day is not
-    counted (early closes and holidays need a calendar this layer does not have). With
-    session="all" every minute between the two bars counts.
+    With session="rth" only minutes of the exchange calendar's regular sessions count (early
+    closes and holidays included): the end of the previous session after its last bar, whole
+    sessions without a bar, and the new session up to its first bar. With session="all" every
+    minute between the two bars counts.
     """
 
     def __init__(self, session: str = "rth") -> None:
@@ -147,19 +143,12 @@ class GapDetector:
         return prev + MINUTE_NS, ts, n
 
 
-def _rth_bounds(ts: int) -> tuple[int, int]:
-    d = datetime.fromtimestamp(ts / NS, tz=_NY).date()
-    o = datetime(d.year, d.month, d.day, 9, 30, tzinfo=_NY)
-    return int(o.timestamp()) * NS, int((o + timedelta(hours=6, minutes=30)).timestamp()) * NS
-
-
 def missing_minutes(prev: int, ts: int, session: str = "rth") -> int:
     """Minute starts strictly between `prev` and `ts` that should have had a bar."""
     if session == "all":
         return max(0, (ts - prev) // MINUTE_NS - 1)
-    o, c = _rth_bounds(ts)
-    lo = prev + MINUTE_NS if prev >= o else o
-    return _count(lo, min(ts, c))
+    lo = prev + MINUTE_NS
+    return sum(_count(max(lo, s.open_ns), min(ts, s.close_ns)) for s in calendar.sessions_overlapping(lo, ts))
 
 
 def _count(lo: int, hi: int) -> int:

@@ -14,6 +14,7 @@ import msgspec
 
 from admf.core.enums import OrderStatus, OrderType, Side
 from admf.core.events import Bar, OrderRequest
+from admf.core.timeframe import alpaca_timeframe
 
 __all__ = [
     "Account",
@@ -329,23 +330,4 @@ def wire_bar(symbol: str, b: WireBar) -> Bar:
     return Bar(symbol, parse_ts_ns(b.t), b.o, b.h, b.l, b.c, b.v)
 
 
-_TF_UNITS = {
-    "t": ("Min", 60), "min": ("Min", 60), "m": ("Min", 60),
-    "h": ("Hour", 3600), "hour": ("Hour", 3600),
-    "d": ("Day", 86400), "day": ("Day", 86400),
-    "w": ("Week", 7 * 86400), "week": ("Week", 7 * 86400),
-}  # fmt: skip
-
-
-def parse_timeframe(tf: str) -> tuple[str, int]:
-    """'5m', '5Min', '1h', '1Hour', '1d', '1Day' -> (Alpaca timeframe string, seconds)."""
-    s = tf.strip()
-    i = 0
-    while i < len(s) and s[i].isdigit():
-        i += 1
-    n = int(s[:i]) if i else 1
-    unit = s[i:].lower()
-    if unit not in _TF_UNITS or n <= 0:
-        raise ValueError(f"unknown timeframe {tf!r}; use e.g. 1m, 5m, 15m, 1h, 1d")
-    name, secs = _TF_UNITS[unit]
-    return f"{n}{name}", n * secs
+parse_timeframe = alpaca_timeframe  # "5m" / "5Min" -> ("5Min", 300): the one grammar, in core

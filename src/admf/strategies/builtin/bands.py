@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from admf.strategies.base import BandBreakoutStrategy, BandReversionStrategy, Strategy
-from admf.strategies.params import Param
+from admf.strategies.params import Param, feature_param
 from admf.strategies.registry import register
 
-_PERIOD = Param(int, 20, 2, 10_000, doc="lookback in bars")
-_STD = Param(float, 2.0, 0.0, 20.0, doc="band width in standard deviations")
+_PERIOD = feature_param("bollinger", "period", 20, doc="lookback in bars")
+_STD = feature_param("bollinger", "std_dev", 2.0, doc="band width in standard deviations")
 
 
 @register("bollinger_bands", period=_PERIOD, std_dev=_STD)
@@ -29,9 +29,9 @@ class BollingerBreakout(BandBreakoutStrategy):
 
 
 _KELTNER = dict(
-    period=Param(int, 20, 2, 10_000, doc="EMA period of the middle line"),
-    atr_period=Param(int, 10, 1, 10_000, doc="ATR period"),
-    multiplier=Param(float, 2.0, 0.0, 20.0, doc="band width in ATRs"),
+    period=feature_param("keltner", "period", 20, doc="EMA period of the middle line"),
+    atr_period=feature_param("keltner", "atr_period", 10, doc="ATR period"),
+    multiplier=feature_param("keltner", "multiplier", 2.0, doc="band width in ATRs"),
 )
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from admf.core.errors import ConfigError
 from admf.strategies.base import CrossoverStrategy, Strategy
-from admf.strategies.params import Param
+from admf.strategies.params import Param, feature_param
 from admf.strategies.registry import register
 
 
-@register("rsi_bands", period=Param(int, 14, 2, 10_000), oversold=Param(float, 30.0, 0.0, 100.0),
+@register("rsi_bands", period=feature_param("rsi", "period", 14), oversold=Param(float, 30.0, 0.0, 100.0),
           overbought=Param(float, 70.0, 0.0, 100.0), exit_level=Param(float, 50.0, 0.0, 100.0))
 class RsiBands(Strategy):
     """Mean reversion: long below RSI `oversold`, short above `overbought`; exit when RSI crosses `exit_level`."""
@@ -41,7 +41,7 @@ class RsiBands(Strategy):
         return s
 
 
-@register("rsi_threshold", period=Param(int, 14, 2, 10_000), threshold=Param(float, 50.0, 0.0, 100.0))
+@register("rsi_threshold", period=feature_param("rsi", "period", 14), threshold=Param(float, 50.0, 0.0, 100.0))
 class RsiThreshold(Strategy):
     """Momentum: long while RSI is above `threshold`, short while below."""
 
@@ -59,8 +59,8 @@ class RsiThreshold(Strategy):
         return self.signal
 
 
-@register("stochastic_crossover", k_period=Param(int, 14, 1, 10_000), k_smooth=Param(int, 3, 1, 1000),
-          d_period=Param(int, 3, 1, 1000))
+@register("stochastic_crossover", k_period=feature_param("stochastic", "k_period", 14),
+          k_smooth=feature_param("stochastic", "k_smooth", 3), d_period=feature_param("stochastic", "d_period", 3))
 class StochasticCrossover(CrossoverStrategy):
     """Long when %K crosses above %D, short when it crosses below."""
 
@@ -73,7 +73,7 @@ class StochasticCrossover(CrossoverStrategy):
         return st.ready, st.k, st.d
 
 
-@register("roc_momentum", period=Param(int, 10, 1, 10_000), threshold=Param(float, 0.0, 0.0, 100.0))
+@register("roc_momentum", period=feature_param("roc", "period", 10), threshold=Param(float, 0.0, 0.0, 100.0))
 class RocMomentum(Strategy):
     """Long when the rate of change (percent) is above `threshold`, short below -`threshold`, flat between."""
 

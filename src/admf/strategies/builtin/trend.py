@@ -6,7 +6,7 @@ from typing import Any
 
 from admf.core.errors import ConfigError
 from admf.strategies.base import CrossoverStrategy, Strategy
-from admf.strategies.params import Param
+from admf.strategies.params import feature_param
 from admf.strategies.registry import register
 
 
@@ -15,7 +15,7 @@ def _check_fast_slow(fast: int, slow: int) -> None:
         raise ConfigError("fast must be shorter than slow", field="fast", value=fast, accepted=f"< slow ({slow})")
 
 
-@register("sma_crossover", fast=Param(int, 10, 1, 10_000), slow=Param(int, 30, 2, 10_000))
+@register("sma_crossover", fast=feature_param("sma", "period", 10), slow=feature_param("sma", "period", 30))
 class SmaCrossover(CrossoverStrategy):
     """Long when the fast SMA crosses above the slow SMA, short when it crosses below."""
 
@@ -28,7 +28,7 @@ class SmaCrossover(CrossoverStrategy):
         return self.s.ready, self.f.value, self.s.value
 
 
-@register("ema_crossover", fast=Param(int, 12, 1, 10_000), slow=Param(int, 26, 2, 10_000))
+@register("ema_crossover", fast=feature_param("ema", "period", 12), slow=feature_param("ema", "period", 26))
 class EmaCrossover(CrossoverStrategy):
     """Long when the fast EMA crosses above the slow EMA, short when it crosses below."""
 
@@ -41,8 +41,8 @@ class EmaCrossover(CrossoverStrategy):
         return self.s.ready, self.f.value, self.s.value
 
 
-@register("macd_crossover", fast=Param(int, 12, 1, 10_000), slow=Param(int, 26, 2, 10_000),
-          signal=Param(int, 9, 1, 10_000))
+@register("macd_crossover", fast=feature_param("macd", "fast", 12), slow=feature_param("macd", "slow", 26),
+          signal=feature_param("macd", "signal", 9))
 class MacdCrossover(CrossoverStrategy):
     """Long when MACD crosses above its signal line, short when it crosses below."""
 
@@ -62,7 +62,7 @@ class MacdCrossover(CrossoverStrategy):
         return m.ready, m.macd, m.signal
 
 
-@register("donchian_breakout", period=Param(int, 20, 2, 10_000))
+@register("donchian_breakout", period=feature_param("donchian", "period", 20))
 class DonchianBreakout(Strategy):
     """Long on a close above the prior `period`-bar high, short below the prior low; exit at the channel middle."""
 
@@ -92,7 +92,8 @@ class DonchianBreakout(Strategy):
         return s
 
 
-@register("supertrend", period=Param(int, 10, 1, 10_000), multiplier=Param(float, 3.0, 0.1, 50.0))
+@register("supertrend", period=feature_param("supertrend", "period", 10),
+          multiplier=feature_param("supertrend", "multiplier", 3.0))
 class Supertrend(Strategy):
     """Follows the Supertrend direction: long in an up trend, short in a down trend."""
 
