@@ -102,7 +102,9 @@ class FakeBroker:
 
     def lose_submit_answer(self, k: int, arrived: bool) -> None:
         """The answer to a submit is lost (no ack on the way); maybe the order never arrived."""
-        acks = [i for i, e in enumerate(self.outbox) if type(e) is OrderUpdate and e.status is OrderStatus.ACCEPTED]
+        # a submit's own answer (ts 1), not a reconciliation report of an order already known
+        acks = [i for i, e in enumerate(self.outbox) if type(e) is OrderUpdate and e.status is OrderStatus.ACCEPTED
+                and e.ts == 1 and e.client_order_id in self.orders]
         if not acks:
             return
         ev = self.outbox.pop(acks[k % len(acks)])
