@@ -6,7 +6,7 @@ import pytest
 
 from admf.adapters.alpaca.models import parse_timeframe as adapter_tf
 from admf.core.errors import ConfigError
-from admf.core.timeframe import alpaca_timeframe, parse_wire_timeframe
+from admf.core.timeframe import wire_timeframe, parse_wire_timeframe
 from admf.data.timeframe import canonical_timeframe, timeframe_ns
 
 
@@ -17,7 +17,7 @@ from admf.data.timeframe import canonical_timeframe, timeframe_ns
 ])
 def test_every_spelling_means_the_same_everywhere(text: str, canon: str, wire: str) -> None:
     assert canonical_timeframe(text) == canon
-    assert alpaca_timeframe(text) == adapter_tf(text) == (wire, timeframe_ns(text) // 1_000_000_000)
+    assert wire_timeframe(text) == adapter_tf(text) == (wire, timeframe_ns(text) // 1_000_000_000)
 
 
 @pytest.mark.parametrize("bad", ["30Sec", "0m", "", "m5", "5 parsecs"])

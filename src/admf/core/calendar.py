@@ -12,7 +12,7 @@ closures such as 2025-01-09 are in it), its schedule is plain UTC arrays we can 
 and it has no further dependencies beyond pandas and numpy.
 
 Extended hours (04:00-20:00 New York) are kept on every trading day, also on early-close days,
-as Alpaca's calendar reports them.
+as the broker's calendar endpoint reports them.
 """
 
 from __future__ import annotations

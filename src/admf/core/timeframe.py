@@ -1,8 +1,9 @@
-"""The one timeframe grammar: config spellings ("5m", "5min", "1h", "1d") and Alpaca's wire ("5Min", "1Hour").
+"""The one timeframe grammar: config spellings ("5m", "5min", "1h", "1d") and the broker wire's ("5Min", "1Hour").
 
 Config and CLI text is case-insensitive: m/min/t minutes, h/hr/hour hours, d/day days, w/week weeks.
-Alpaca's wire is case-sensitive, because there "M" is a month: Min/T, Hour/H, Day/D, Week/W,
-Month/M, with the ranges Alpaca accepts (1-59 Min, 1-23 Hour, 1 Day, 1 Week, 1/2/3/6/12 Month).
+The wire spelling (the market-data API's) is case-sensitive, because there "M" is a month: Min/T,
+Hour/H, Day/D, Week/W, Month/M, with the ranges that API accepts (1-59 Min, 1-23 Hour, 1 Day,
+1 Week, 1/2/3/6/12 Month).
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def format_timeframe(ns: int) -> str:
     raise ConfigError("not a whole number of minutes", field="timeframe", value=ns, accepted=ACCEPTED_TIMEFRAMES)
 
 
-def alpaca_timeframe(tf: str) -> tuple[str, int]:
-    """A config timeframe as Alpaca's wire string and its seconds: "5m" -> ("5Min", 300)."""
+def wire_timeframe(tf: str) -> tuple[str, int]:
+    """A config timeframe as the wire string and its seconds: "5m" -> ("5Min", 300)."""
     n, unit = _parts(tf)
     return f"{n}{_WIRE_NAME[unit]}", n * unit // NS
 
 
 def parse_wire_timeframe(text: str) -> tuple[int, str] | None:
-    """Alpaca's wire timeframe ("5Min", "1Hour", "1Day", "1Week", "3Month") as (count, unit), or None."""
+    """A wire timeframe ("5Min", "1Hour", "1Day", "1Week", "3Month") as (count, unit), or None."""
     m = re.match(r"^(\d+)([A-Za-z]+)$", text.strip()) if isinstance(text, str) else None
     if m is None or m.group(2) not in _WIRE_UNIT:
         return None

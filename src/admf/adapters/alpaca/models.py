@@ -14,7 +14,7 @@ import msgspec
 
 from admf.core.enums import OrderStatus, OrderType, Side
 from admf.core.events import Bar, OrderRequest
-from admf.core.timeframe import alpaca_timeframe
+from admf.core.timeframe import wire_timeframe
 
 __all__ = [
     "Account",
@@ -330,4 +330,4 @@ def wire_bar(symbol: str, b: WireBar) -> Bar:
     return Bar(symbol, parse_ts_ns(b.t), b.o, b.h, b.l, b.c, b.v)
 
 
-parse_timeframe = alpaca_timeframe  # "5m" / "5Min" -> ("5Min", 300): the one grammar, in core
+parse_timeframe = wire_timeframe  # "5m" / "5Min" -> ("5Min", 300): the one grammar, in core
