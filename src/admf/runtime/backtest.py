@@ -245,19 +245,28 @@ def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
                 progress: Callable[[int], None] | None = None) -> BacktestResult:
     import time
 
-    from admf.analytics.annualization import infer_periods_per_year
-    from admf.analytics.metrics import compute_metrics
-
     t0 = time.perf_counter()
     build = BacktestBuild(cfg, tl)
     build.engine.run(progress)
     elapsed = time.perf_counter() - t0
+    sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
+    return assemble_result(cfg, tl, build.books, _orders_frame(build.broker), sig_rows, label=label,
+                           elapsed=elapsed)
+
+
+def assemble_result(cfg: Config, tl: Timeline, books: dict[str, Portfolio], orders: pd.DataFrame,
+                    sig_rows: list[tuple[str, str, int, int, int]], *, label: str = "",
+                    elapsed: float = 0.0) -> BacktestResult:
+    """The result of a run from its books (both engines end here, so results have one shape)."""
+    from admf.analytics.annualization import infer_periods_per_year
+    from admf.analytics.metrics import compute_metrics
+
     index = _index(tl.ts)
     ppy = infer_periods_per_year(index) if len(index) > 1 else None
     books_out: dict[str, dict[str, Any]] = {}
     total = np.zeros(len(tl))
     sym = tl.sym if len(tl.symbols) > 1 else None
-    for bid, book in build.books.items():
+    for bid, book in books.items():
         eq = book.equity_curve(sym, tl.close)
         total += eq
         tr = _trades_frame({bid: book})
@@ -267,15 +276,14 @@ def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
                                        periods_per_year=ppy),
             "positions": book.positions(), "cash": book.cash,
         }
-    capital = sum(b.initial_cash for b in build.books.values())
+    capital = sum(b.initial_cash for b in books.values())
     equity = pd.Series(total, index=index, name="equity")
-    trades = _trades_frame(build.books)
+    trades = _trades_frame(books)
     metrics = pd.Series(compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy),
                         dtype=object, name="metrics")
-    sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
     signals = pd.DataFrame(sig_rows, columns=["strategy_id", "symbol", "bar", "ts", "signal"])
     return BacktestResult(name=cfg.name, config=cfg, metrics=metrics, trades=trades, equity=equity,
-                          fills=_fills_frame(build.books), orders=_orders_frame(build.broker), books=books_out,
+                          fills=_fills_frame(books), orders=orders, books=books_out,
                           signals=signals, bars=len(tl), elapsed_s=elapsed, label=label)
 
 
