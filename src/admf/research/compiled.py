@@ -237,8 +237,10 @@ def run_compiled(cfg: Config, tl: Timeline, *, label: str = "", md: MarketData |
         o = run.orders
         for j, coid in enumerate(ids):
             row, q, reason = int(o[j, K.O_ROW]), float(o[j, K.O_QTY]), int(o[j, K.O_REASON])
-            phase = 0 if reason in (K.STOP_LOSS, K.TAKE_PROFIT, K.TRAILING_STOP, K.MAX_HOLDING) else 1
-            order_rows.append(((row, phase, b, j), {
+            # several books' guards on one bar exit in the order they were armed (by entry bar, then book)
+            guard = reason in (K.STOP_LOSS, K.TAKE_PROFIT, K.TRAILING_STOP, K.MAX_HOLDING)
+            key = (row, 0, int(o[j, K.O_HELD_SINCE]), b, j) if guard else (row, 1, 0, b, j)
+            order_rows.append((key, {
                 "client_order_id": coid, "strategy_id": run.plan.book_id, "symbol": tl.symbols[int(o[j, K.O_SYM])],
                 "side": "buy" if q > 0 else "sell", "qty": abs(q), "type": "market", "limit_price": None,
                 "stop_price": None, "time": int(ts[row]), "reason": K.REASONS[reason],

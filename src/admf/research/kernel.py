@@ -42,7 +42,7 @@ COMMISSION_KINDS = ("none", "per_share", "percent", "fixed")
 N_PARAMS = 26
 
 # order log columns
-O_ROW, O_SYM, O_QTY, O_REASON, O_FILL_ROW, O_PRICE, O_FEE, O_STATUS = range(8)
+O_ROW, O_SYM, O_QTY, O_REASON, O_FILL_ROW, O_PRICE, O_FEE, O_STATUS, O_HELD_SINCE = range(9)
 # trade log columns
 (T_SYM, T_DIR, T_QTY, T_ENTRY_ROW, T_EXIT_ROW, T_ENTRY_PRICE, T_EXIT_PRICE, T_GROSS, T_COSTS, T_PNL,
  T_RETURN, T_EXIT_REASON) = range(12)
@@ -59,8 +59,9 @@ def _grow(a: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _row(a: np.ndarray, n: int, row: float, k: float, q: float, reason: float, fill_row: float, price: float,
-         fee: float, status: float) -> None:  # pragma: no cover - compiled
+         fee: float, status: float, held_since: float) -> None:  # pragma: no cover - compiled
     r = a[n]
+    r[O_HELD_SINCE] = held_since
     r[O_ROW] = row
     r[O_SYM] = k
     r[O_QTY] = q
@@ -120,7 +121,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
     """One book. sig: raw signal of the row's symbol; fpass: filter bits (1 long, 2 short) or
     3; sess: session code per row or -1. Returns (orders, trades, signals, cash, positions)."""
     n = len(c)
-    orders = np.empty((max(64, n // 50), 8))
+    orders = np.empty((max(64, n // 50), 9))
     n_ord = 0
     trades = np.empty((max(64, n // 100), 12))
     n_tr = 0
@@ -151,7 +152,8 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
     has_trail = P[P_TRAIL] == P[P_TRAIL]
     has_hold = P[P_MAX_HOLD] == P[P_MAX_HOLD]
     exits_on = has_stop or has_target or has_trail or has_hold
-    any_limit = P[P_MAX_POS] == P[P_MAX_POS] or P[P_MAX_NOTIONAL] == P[P_MAX_NOTIONAL] or P[P_MAX_GROSS] == P[P_MAX_GROSS]
+    any_limit = (P[P_MAX_POS] == P[P_MAX_POS] or P[P_MAX_NOTIONAL] == P[P_MAX_NOTIONAL]
+                 or P[P_MAX_GROSS] == P[P_MAX_GROSS])
     fill_close = P[P_FILL_CLOSE] != 0.0
     allow_long = P[P_LONG] != 0.0
     allow_short = P[P_SHORT] != 0.0
@@ -224,7 +226,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 fpx = _slip(P, px, sign) if market else px
                 fee = _fee(P, abs(q), fpx)
                 orders = _grow(orders, n_ord)
-                _row(orders, n_ord, i, k, q, reason, i, fpx, fee, FILLED)
+                _row(orders, n_ord, i, k, q, reason, i, fpx, fee, FILLED, entry_row[k])
                 n_ord += 1
                 cash, seq, n_tr, trades = _apply(k, q, fpx, fee, i, reason, cash, qty, avg, entry_row, entry_costs,
                                                  has_lot, lot_seq, seq, trades, n_tr)
@@ -249,7 +251,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                     fpx = _slip(P, ci, sign)
                     fee = _fee(P, abs(q), fpx)
                     orders = _grow(orders, n_ord)
-                    _row(orders, n_ord, i, k, q, SESSION_CLOSE, i, fpx, fee, FILLED)
+                    _row(orders, n_ord, i, k, q, SESSION_CLOSE, i, fpx, fee, FILLED, entry_row[k])
                     n_ord += 1
                     cash, seq, n_tr, trades = _apply(k, q, fpx, fee, i, SESSION_CLOSE, cash, qty, avg, entry_row,
                                                      entry_costs, has_lot, lot_seq, seq, trades, n_tr)
@@ -322,7 +324,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
         for j in range(n_new):
             q = q1 if j == 0 else q2
             orders = _grow(orders, n_ord)
-            _row(orders, n_ord, i, k, q, SIGNAL, -1, np.nan, 0.0, ACCEPTED)
+            _row(orders, n_ord, i, k, q, SIGNAL, -1, np.nan, 0.0, ACCEPTED, -1)
             if fill_close:
                 sign = 1 if q > 0 else -1
                 px = _slip(P, ci, sign)
