@@ -257,7 +257,9 @@ def run_compiled(cfg: Config, tl: Timeline, *, label: str = "", md: MarketData |
                           columns=["client_order_id", "strategy_id", "symbol", "side", "qty", "type", "limit_price",
                                    "stop_price", "time", "reason", "status"])
     orders["time"] = pd.to_datetime(orders["time"].astype("int64"), utc=True)
-    return assemble_result(cfg, tl, books, orders, sig_rows, label=label, elapsed=elapsed)
+    result = assemble_result(cfg, tl, books, orders, sig_rows, label=label, elapsed=elapsed)
+    result.engine = "compiled"
+    return result
 
 
 __all__ = ["BookPlan", "BookRun", "MarketData", "plan_books", "run_books", "run_compiled", "unsupported"]

@@ -52,6 +52,7 @@ class BacktestResult:
     bars: int = 0
     elapsed_s: float = 0.0
     label: str = ""
+    engine: str = "event"  # the engine that ran it: event or compiled
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics.to_dict()}
@@ -287,14 +288,52 @@ def assemble_result(cfg: Config, tl: Timeline, books: dict[str, Portfolio], orde
                           signals=signals, bars=len(tl), elapsed_s=elapsed, label=label)
 
 
+def choose_engine(cfg: Config, engine: str | None = None) -> str:
+    """event or compiled: `engine` (else the config's execution.engine); auto is compiled when every
+    strategy has an array form."""
+    from admf.research.compiled import unsupported
+
+    want = engine or cfg.execution.engine
+    if want not in ("auto", "event", "compiled"):
+        raise ConfigError("unknown engine", field="engine", value=want, accepted="auto, event, compiled")
+    missing = unsupported(cfg)
+    if want == "compiled" and missing:
+        raise ConfigError("strategy has no array form for the compiled engine", file=cfg.source, field="engine",
+                          value=missing[0], accepted="engine: event (or auto)")
+    if want == "auto":
+        return "event" if missing else "compiled"
+    return want
+
+
+def run_engine(cfg: Config, tl: Timeline, engine: str, *, label: str = "",
+               progress: Callable[[int], None] | None = None) -> BacktestResult:
+    """One variant on the chosen engine ("event" or "compiled")."""
+    if engine == "compiled":
+        from admf.research.compiled import run_compiled
+
+        r: BacktestResult = run_compiled(cfg, tl, label=label)
+        if progress is not None:
+            progress(len(tl))
+        return r
+    return run_variant(cfg, tl, label=label, progress=progress)
+
+
 def backtest(config: str | Path | dict | Config, *, start: str | None = None, end: str | None = None,
-             symbols: list[str] | None = None, bars: int | None = None) -> BacktestResult | list[BacktestResult]:
-    """Python API: run a config (path, dict or Config). A grid returns one result per combination."""
+             symbols: list[str] | None = None, bars: int | None = None, engine: str | None = None) -> Any:
+    """Python API: run a config (path, dict or Config). `engine`: auto (default), event or compiled.
+
+    A grid config runs as a sweep and returns its `SweepResult` (see `admf.sweep`).
+    """
+    from admf.config.loader import is_grid
+
     cfg = _as_config(config)
+    if is_grid(cfg):
+        from admf.research.sweep import sweep
+
+        return sweep(cfg, start=start, end=end, symbols=symbols, bars=bars, engine=engine)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
-    variants = expand(cfg)
-    results = [run_variant(v.config, tl, label=v.label) for v in variants]
-    return results[0] if len(results) == 1 else results
+    (variant,) = expand(cfg)
+    return run_engine(variant.config, tl, choose_engine(variant.config, engine), label=variant.label)
 
 
 def _as_config(config: str | Path | dict | Config) -> Config:
@@ -305,4 +344,4 @@ def _as_config(config: str | Path | dict | Config) -> Config:
     return load_config(config)
 
 
-__all__ = ["BacktestResult", "Variant", "backtest", "load_timeline", "run_variant"]
+__all__ = ["BacktestResult", "Variant", "backtest", "choose_engine", "load_timeline", "run_engine", "run_variant"]
