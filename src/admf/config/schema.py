@@ -79,7 +79,8 @@ class ExecutionConfig(_Model):
     broker: Literal["simulated", "alpaca"] = "simulated"
     execution_mode: Literal["sync", "async"] = "sync"
     fill: Literal["next_open", "close"] = "next_open"
-    engine: Literal["auto", "event", "compiled"] = "auto"  # backtests: auto = compiled when every strategy has an array form
+    # backtests: auto runs the compiled engine when every strategy has an array form
+    engine: Literal["auto", "event", "compiled"] = "auto"
     slippage: SlippageConfig = SlippageConfig()
     commission: CommissionConfig = CommissionConfig()
 
