@@ -319,10 +319,12 @@ def run_engine(cfg: Config, tl: Timeline, engine: str, *, label: str = "",
 
 
 def backtest(config: str | Path | dict | Config, *, start: str | None = None, end: str | None = None,
-             symbols: list[str] | None = None, bars: int | None = None, engine: str | None = None) -> Any:
+             symbols: list[str] | None = None, bars: int | None = None, engine: str | None = None,
+             **sweep_options: Any) -> Any:
     """Python API: run a config (path, dict or Config). `engine`: auto (default), event or compiled.
 
-    A grid config runs as a sweep and returns its `SweepResult` (see `admf.sweep`).
+    A grid config runs as a sweep and returns its `SweepResult` (see `admf.sweep`; `sweep_options`
+    such as workers, out, top go to it).
     """
     from admf.config.loader import is_grid
 
@@ -330,7 +332,7 @@ def backtest(config: str | Path | dict | Config, *, start: str | None = None, en
     if is_grid(cfg):
         from admf.research.sweep import sweep
 
-        return sweep(cfg, start=start, end=end, symbols=symbols, bars=bars, engine=engine)
+        return sweep(cfg, start=start, end=end, symbols=symbols, bars=bars, engine=engine, **sweep_options)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
     (variant,) = expand(cfg)
     return run_engine(variant.config, tl, choose_engine(variant.config, engine), label=variant.label)
