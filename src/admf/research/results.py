@@ -20,7 +20,7 @@ from admf.research import kernel as K
 from admf.research.compiled import BookRun, MarketData
 
 FLUSH_ROWS = 2_000
-FLUSH_SECONDS = 2.0
+FLUSH_SECONDS = 1.0
 
 
 class ResultWriter:
@@ -102,8 +102,8 @@ def metrics_of_runs(runs: list[BookRun], md: MarketData, index: pd.DatetimeIndex
     t = np.concatenate(tr) if tr else np.empty((0, 12))
     trades = pd.DataFrame({
         "pnl": t[:, K.T_PNL], "qty": t[:, K.T_QTY], "entry_price": t[:, K.T_ENTRY_PRICE],
-        "entry_time": pd.to_datetime(ts[t[:, K.T_ENTRY_ROW].astype(np.int64)], utc=True),
-        "exit_time": pd.to_datetime(ts[t[:, K.T_EXIT_ROW].astype(np.int64)], utc=True),
+        # int64 nanoseconds: compute_metrics takes them as they are
+        "entry_time": ts[t[:, K.T_ENTRY_ROW].astype(np.int64)], "exit_time": ts[t[:, K.T_EXIT_ROW].astype(np.int64)],
     })
     return compute_metrics(pd.Series(eq, index=index), trades, initial_capital=capital, periods_per_year=ppy)
 
