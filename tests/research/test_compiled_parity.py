@@ -133,3 +133,29 @@ def test_one_million_synthetic_bars_with_exact_ties() -> None:
         final = run.cash + float(run.positions[0]) * float(a["close"][-1])
         assert abs(final - eq_ref) < 0.005
         assert np.all(run.trades[:, 3] >= 0)
+
+
+@pytest.mark.parametrize("entries", [
+    [{"bollinger_bands": {}, "risk": {"stop_loss": 0.003}, "constraints": "intraday"}],
+    [{"sma_crossover": {"fast": 5, "slow": 20}}, {"rsi_bands": {}, "symbols": ["QQQ"]}],
+])
+def test_sweep_metrics_equal_compute_metrics(entries: list[dict[str, Any]]) -> None:
+    """A sweep row's metrics (fastmetrics) are compute_metrics' on the same run: equity bit for bit."""
+    from admf.research.compiled import MarketData, run_books
+    from admf.research.fastmetrics import equity_of, fast_metrics
+
+    cfg = make_config(entries, data=["SPY_5m", "QQQ_5m"] if len(entries) > 1 else "SPY_5m",
+                      execution={"commission": {"type": "per_share", "rate": 0.005, "min": 1.0}})
+    tl = load_timeline(cfg, end="2024-05-31")
+    full = run_compiled(cfg, tl)
+    md = MarketData(tl)
+    runs = run_books(cfg, md)
+    assert np.array_equal(equity_of(runs, md), full.equity.to_numpy())
+    fast = fast_metrics(runs, md, full.equity.index, full.metrics["periods_per_year"], cfg.portfolio.initial_capital)
+    ref = full.metrics.to_dict()
+    assert fast.keys() == ref.keys()
+    for k, v in ref.items():
+        if isinstance(v, float):
+            assert fast[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+        else:
+            assert fast[k] == v, k

@@ -1,4 +1,4 @@
-"""Streaming a sweep's rows to disk and computing one combination's row.
+"""Streaming a sweep's rows to disk.
 
 `results.parquet` is a folder of Parquet parts (pandas and pyarrow read it as one table:
 `pd.read_parquet(".../results.parquet")`). Each part is written to a temporary name and
@@ -13,11 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-
-from admf.research import kernel as K
-from admf.research.compiled import BookRun, MarketData
 
 FLUSH_ROWS = 2_000
 FLUSH_SECONDS = 1.0
@@ -58,54 +54,4 @@ def read_results(folder: Path, columns: list[str] | None = None) -> pd.DataFrame
     return pd.concat([pd.read_parquet(p, columns=columns) for p in parts], ignore_index=True)
 
 
-def equity_of_runs(runs: list[BookRun], md: MarketData) -> np.ndarray:
-    """The account's equity at every row, as Portfolio.equity_curve computes each book's."""
-    from admf.portfolio.portfolio import _last_close
-
-    tl = md.tl
-    n = len(tl)
-    sym = tl.sym if len(tl.symbols) > 1 else None
-    total = np.zeros(n)
-    for run in runs:
-        o = run.orders
-        filled = np.flatnonzero(o[:, K.O_STATUS] == K.FILLED)
-        order = filled[np.lexsort((filled, o[filled, K.O_FILL_ROW]))]
-        cash = np.full(n, run.capital)
-        equity = np.zeros(n)
-        if len(order):
-            bars = o[order, K.O_FILL_ROW].astype(np.int64)
-            dq = o[order, K.O_QTY]
-            dcash = -(dq * o[order, K.O_PRICE]) - o[order, K.O_FEE]
-            delta = np.zeros(n)
-            np.add.at(delta, bars, dcash)
-            cash += np.cumsum(delta)
-            fill_sym = o[order, K.O_SYM].astype(np.int64)
-            for k in range(len(tl.symbols)):
-                mask = fill_sym == k
-                if not mask.any():
-                    continue
-                pos_delta = np.zeros(n)
-                np.add.at(pos_delta, bars[mask], dq[mask])
-                equity += np.cumsum(pos_delta) * np.nan_to_num(_last_close(sym, tl.close, k))
-        total += cash + equity
-    return total
-
-
-def metrics_of_runs(runs: list[BookRun], md: MarketData, index: pd.DatetimeIndex, ppy: float | None,
-                    capital: float) -> dict[str, Any]:
-    """The metrics of the whole account (compute_metrics, as a backtest's metrics.json)."""
-    from admf.analytics.metrics import compute_metrics
-
-    eq = equity_of_runs(runs, md)
-    ts = md.tl.ts
-    tr = [r.trades for r in runs if len(r.trades)]
-    t = np.concatenate(tr) if tr else np.empty((0, 12))
-    trades = pd.DataFrame({
-        "pnl": t[:, K.T_PNL], "qty": t[:, K.T_QTY], "entry_price": t[:, K.T_ENTRY_PRICE],
-        # int64 nanoseconds: compute_metrics takes them as they are
-        "entry_time": ts[t[:, K.T_ENTRY_ROW].astype(np.int64)], "exit_time": ts[t[:, K.T_EXIT_ROW].astype(np.int64)],
-    })
-    return compute_metrics(pd.Series(eq, index=index), trades, initial_capital=capital, periods_per_year=ppy)
-
-
-__all__ = ["ResultWriter", "equity_of_runs", "metrics_of_runs", "read_results"]
+__all__ = ["ResultWriter", "read_results"]

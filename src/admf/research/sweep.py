@@ -27,7 +27,7 @@ from admf.config.schema import Config
 from admf.core.errors import UserError
 from admf.data.timeline import Timeline
 from admf.research.grid import Combination, GridPlan, data_fingerprint
-from admf.research.results import ResultWriter, metrics_of_runs, read_results
+from admf.research.results import ResultWriter, read_results
 
 CONFIRM_ABOVE = 100_000
 _COLS = ("ts", "sym", "open", "high", "low", "close", "volume")
@@ -74,12 +74,13 @@ class _Runner:
 
     def row(self, combo: Combination) -> dict[str, Any]:
         from admf.research.compiled import run_books
+        from admf.research.fastmetrics import fast_metrics
         from admf.runtime.backtest import run_variant
 
         cfg = self.plan.config_of(combo)
         if self.engine == "compiled":
             runs = run_books(cfg, self.md)
-            metrics = metrics_of_runs(runs, self.md, self.index, self.ppy, cfg.portfolio.initial_capital)
+            metrics = fast_metrics(runs, self.md, self.index, self.ppy, cfg.portfolio.initial_capital)
         else:
             metrics = run_variant(cfg, self.tl).metrics.to_dict()
         return {"combination": combo.index, **combo.values, **metrics, "label": combo.label, "key": combo.key}
