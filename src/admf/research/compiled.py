@@ -187,8 +187,8 @@ def run_books(cfg: Config, md: MarketData) -> list[BookRun]:
     for plan in plans:
         active, sig, fpass, atr = book_arrays(md, cfg, plan)
         P = _params(cfg, plan, per_book, md.n_sym > 1)
-        orders, trades, sigs, cash, qty = K.run_book(md.o, md.h, md.l, md.c, md.sym, sess, sig, active, fpass, atr,
-                                                     P, md.n_sym)
+        orders, trades, sigs, cash, qty = K.run(md.o, md.h, md.l, md.c, md.sym, sess, sig, active, fpass, atr, P,
+                                                md.n_sym)
         out.append(BookRun(plan, per_book, orders, trades, sigs, float(cash), qty))
     return out
 

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from admf.features.registry import make_indicator, normalize_params
-from admf.research.numeric import fsum
+from admf.research.numeric import exact_sum
 
 Arrays = dict[str, np.ndarray]
 
@@ -31,6 +31,7 @@ def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
     n = len(c)
     out = np.full(n, np.nan)
     buf = np.zeros(p)
+    scratch = np.empty(p + 2)
     i = 0
     total = 0.0
     for t in range(n):
@@ -41,7 +42,7 @@ def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
             i += 1
             if i == p:
                 i = 0
-                total = fsum(buf)
+                total = exact_sum(buf, scratch)
             out[t] = total / p
         else:
             buf[i] = x
@@ -49,7 +50,7 @@ def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
             total += x
             if t + 1 == p:
                 i = 0
-                total = fsum(buf)
+                total = exact_sum(buf, scratch)
                 out[t] = total / p
     return out
 
@@ -62,6 +63,7 @@ def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  #
     sd = np.full(n, np.nan)
     buf = np.zeros(p)
     dev = np.zeros(p)
+    scratch = np.empty(p + 2)
     i = 0
     a = 0.0
     s1 = 0.0
@@ -78,24 +80,24 @@ def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  #
                 s2 = s2 + (d * d - old * old)
             else:
                 i = 0
-                a = fsum(buf) / p
+                a = exact_sum(buf, scratch) / p
                 for j in range(p):
                     dev[j] = buf[j] - a
-                s1 = fsum(dev)
+                s1 = exact_sum(dev, scratch)
                 for j in range(p):
                     dev[j] = dev[j] * dev[j]
-                s2 = fsum(dev)
+                s2 = exact_sum(dev, scratch)
         else:
             buf[t] = x
             if t + 1 < p:
                 continue
-            a = fsum(buf) / p
+            a = exact_sum(buf, scratch) / p
             for j in range(p):
                 dev[j] = buf[j] - a
-            s1 = fsum(dev)
+            s1 = exact_sum(dev, scratch)
             for j in range(p):
                 dev[j] = dev[j] * dev[j]
-            s2 = fsum(dev)
+            s2 = exact_sum(dev, scratch)
         m = s1 / p
         var = s2 / p - m * m
         mid[t] = a + m

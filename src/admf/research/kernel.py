@@ -49,15 +49,6 @@ O_ROW, O_SYM, O_QTY, O_REASON, O_FILL_ROW, O_PRICE, O_FEE, O_STATUS, O_HELD_SINC
 
 
 @njit(cache=True, nogil=True)
-def _grow(a: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
-    if n < a.shape[0]:
-        return a
-    b = np.empty((a.shape[0] * 2 + 16, a.shape[1]))
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
 def _row(a: np.ndarray, n: int, row: float, k: float, q: float, reason: float, fill_row: float, price: float,
          fee: float, status: float, held_since: float) -> None:  # pragma: no cover - compiled
     r = a[n]
@@ -117,18 +108,16 @@ def _quantity(P: np.ndarray, price: float, equity: float, atr: float) -> float: 
 @njit(cache=True, nogil=True)
 def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndarray,
              sess: np.ndarray, sig: np.ndarray, active: np.ndarray, fpass: np.ndarray,
-             atr: np.ndarray, P: np.ndarray, n_sym: int):  # pragma: no cover - compiled
+             atr: np.ndarray, P: np.ndarray, n_sym: int, orders: np.ndarray, trades: np.ndarray,
+             sigs: np.ndarray, qty: np.ndarray):  # pragma: no cover - compiled
     """One book. sig: raw signal of the row's symbol; fpass: filter bits (1 long, 2 short) or
-    3; sess: session code per row or -1. Returns (orders, trades, signals, cash, positions)."""
+    3; sess: session code per row or -1. Fills `orders`, `trades`, `sigs` (sized by
+    `capacity`) and the final positions `qty`; returns (n_orders, n_trades, n_signals, cash)."""
     n = len(c)
-    orders = np.empty((max(64, n // 50), 9))
     n_ord = 0
-    trades = np.empty((max(64, n // 100), 12))
     n_tr = 0
-    sigs = np.empty((max(64, n // 50), 2))
     n_sig = 0
     cash = P[P_CASH]
-    qty = np.zeros(n_sym)
     avg = np.zeros(n_sym)
     entry_row = np.zeros(n_sym, dtype=np.int64)
     entry_costs = np.zeros(n_sym)
@@ -178,7 +167,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 orders[oi, O_FEE] = fee
                 orders[oi, O_STATUS] = FILLED
                 # ---- apply the fill (Portfolio.apply_fill) and re-arm the guard (slot.on_fill)
-                cash, seq, n_tr, trades = _apply(k, q, px, fee, i, int(orders[oi, O_REASON]), cash, qty, avg,
+                cash, seq, n_tr = _apply(k, q, px, fee, i, int(orders[oi, O_REASON]), cash, qty, avg,
                                                  entry_row, entry_costs, has_lot, lot_seq, seq, trades, n_tr)
                 if exits_on:
                     _arm(k, i, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, ex_ext, P)
@@ -225,10 +214,9 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 sign = 1 if q > 0 else -1
                 fpx = _slip(P, px, sign) if market else px
                 fee = _fee(P, abs(q), fpx)
-                orders = _grow(orders, n_ord)
                 _row(orders, n_ord, i, k, q, reason, i, fpx, fee, FILLED, entry_row[k])
                 n_ord += 1
-                cash, seq, n_tr, trades = _apply(k, q, fpx, fee, i, reason, cash, qty, avg, entry_row, entry_costs,
+                cash, seq, n_tr = _apply(k, q, fpx, fee, i, reason, cash, qty, avg, entry_row, entry_costs,
                                                  has_lot, lot_seq, seq, trades, n_tr)
                 _arm(k, i, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, ex_ext, P)
         last[k] = ci
@@ -250,15 +238,13 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                     sign = 1 if q > 0 else -1
                     fpx = _slip(P, ci, sign)
                     fee = _fee(P, abs(q), fpx)
-                    orders = _grow(orders, n_ord)
                     _row(orders, n_ord, i, k, q, SESSION_CLOSE, i, fpx, fee, FILLED, entry_row[k])
                     n_ord += 1
-                    cash, seq, n_tr, trades = _apply(k, q, fpx, fee, i, SESSION_CLOSE, cash, qty, avg, entry_row,
+                    cash, seq, n_tr = _apply(k, q, fpx, fee, i, SESSION_CLOSE, cash, qty, avg, entry_row,
                                                      entry_costs, has_lot, lot_seq, seq, trades, n_tr)
                     if exits_on:
                         _arm(k, i, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, ex_ext, P)
                 eff_state[k] = eff
-                sigs = _grow(sigs, n_sig)
                 sigs[n_sig, 0] = i
                 sigs[n_sig, 1] = 0
                 n_sig += 1
@@ -268,7 +254,6 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
         if eff == eff_state[k]:
             continue
         eff_state[k] = eff
-        sigs = _grow(sigs, n_sig)
         sigs[n_sig, 0] = i
         sigs[n_sig, 1] = eff
         n_sig += 1
@@ -323,7 +308,6 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 n_new = 1
         for j in range(n_new):
             q = q1 if j == 0 else q2
-            orders = _grow(orders, n_ord)
             _row(orders, n_ord, i, k, q, SIGNAL, -1, np.nan, 0.0, ACCEPTED, -1)
             if fill_close:
                 sign = 1 if q > 0 else -1
@@ -333,7 +317,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 orders[n_ord, O_PRICE] = px
                 orders[n_ord, O_FEE] = fee
                 orders[n_ord, O_STATUS] = FILLED
-                cash, seq, n_tr, trades = _apply(k, q, px, fee, i, SIGNAL, cash, qty, avg, entry_row, entry_costs,
+                cash, seq, n_tr = _apply(k, q, px, fee, i, SIGNAL, cash, qty, avg, entry_row, entry_costs,
                                                  has_lot, lot_seq, seq, trades, n_tr)
                 if exits_on:
                     _arm(k, i, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, ex_ext, P)
@@ -341,7 +325,7 @@ def run_book(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np
                 pend[k, n_pend[k]] = n_ord
                 n_pend[k] += 1
             n_ord += 1
-    return orders[:n_ord], trades[:n_tr], sigs[:n_sig], cash, qty
+    return n_ord, n_tr, n_sig, cash
 
 
 @njit(cache=True, nogil=True)
@@ -357,14 +341,14 @@ def _apply(k, q, px, fee, row, reason, cash, qty, avg, entry_row, entry_costs, h
         entry_costs[k] = fee
         lot_seq[k] = seq
         seq += 1
-        return cash, seq, n_tr, trades
+        return cash, seq, n_tr
     lq = qty[k]
     if (lq > 0) == (q > 0):
         total = lq + q
         avg[k] = (avg[k] * lq + px * q) / total
         qty[k] = total
         entry_costs[k] += fee
-        return cash, seq, n_tr, trades
+        return cash, seq, n_tr
     closing = min(abs(q), abs(lq))
     direction = 1.0 if lq > 0 else -1.0
     share = closing / abs(lq)
@@ -373,7 +357,6 @@ def _apply(k, q, px, fee, row, reason, cash, qty, avg, entry_row, entry_costs, h
     ap = avg[k]
     gross = (px - ap) * closing * direction
     pnl = gross - entry_cost - exit_cost
-    trades = _grow(trades, n_tr)
     tr = trades[n_tr]
     tr[T_SYM] = k
     tr[T_DIR] = direction
@@ -407,7 +390,7 @@ def _apply(k, q, px, fee, row, reason, cash, qty, avg, entry_row, entry_costs, h
         avg[k] = px
         entry_row[k] = row
         entry_costs[k] = fee - exit_cost
-    return cash, seq, n_tr, trades
+    return cash, seq, n_tr
 
 
 @njit(cache=True, nogil=True)
@@ -431,6 +414,27 @@ def _arm(k, row, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, e
         ex_ext[k] = ep
 
 
+def capacity(sig: np.ndarray, sess: np.ndarray) -> tuple[int, int]:
+    """Upper bounds of (orders, signal log rows) of a book: each raw signal change makes at most
+    two orders and each position at most one exit; each session's last bar one close."""
+    changes = int(np.count_nonzero(sig[1:] != sig[:-1])) + 1 if len(sig) else 0
+    lasts = int(np.count_nonzero(sess == 2))
+    return 4 * changes + lasts + 16, changes + lasts + 16
+
+
+def run(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndarray, sess: np.ndarray,
+        sig: np.ndarray, active: np.ndarray, fpass: np.ndarray, atr: np.ndarray, P: np.ndarray,
+        n_sym: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """run_book with its buffers: (orders, trades, signals, cash, positions)."""
+    n_o, n_s = capacity(sig, sess)
+    orders = np.empty((n_o, 9))
+    trades = np.empty((n_o, 12))
+    sigs = np.empty((n_s, 2))
+    qty = np.zeros(n_sym)
+    no, nt, ns, cash = run_book(o, h, l, c, sym, sess, sig, active, fpass, atr, P, n_sym, orders, trades, sigs, qty)
+    return orders[:no], trades[:nt], sigs[:ns], float(cash), qty
+
+
 def params_vector(**kw: float) -> np.ndarray:
     """The kernel's parameter vector from named values (unnamed ones are nan = not set)."""
     P = np.full(N_PARAMS, np.nan)
@@ -443,4 +447,4 @@ def params_vector(**kw: float) -> np.ndarray:
     return P
 
 
-__all__ = ["REASONS", "STATUSES", "params_vector", "run_book"]
+__all__ = ["REASONS", "STATUSES", "capacity", "params_vector", "run", "run_book"]
