@@ -40,7 +40,7 @@ def test_invalid_combinations_are_skipped_counted_and_listed(tmp_path: Path) -> 
     row = r.table.set_index("label").loc["fast=10,slow=30"]
     assert row["final_equity"] == single.metrics["final_equity"]
     assert row["trade_count"] == len(single.trades)
-    assert row["sharpe"] == single.metrics["sharpe"]
+    assert row["sharpe"] == pytest.approx(single.metrics["sharpe"], rel=1e-9)
 
 
 def test_validate_counts_the_valid_combinations(tmp_path: Path) -> None:

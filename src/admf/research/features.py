@@ -226,7 +226,9 @@ def _compiled(name: str, p: dict[str, Any], cols: tuple[np.ndarray, ...]) -> Arr
         v = atr_kernel(h, l, c, p["period"])
     elif name == "bb_core":
         mid, sd = bollinger_kernel(c, p["period"])
-        return {"middle": mid, "sd": sd, "ready": np.arange(n) >= p["period"] - 1}
+        ready = np.ones(n, dtype=np.bool_)
+        ready[: p["period"] - 1] = False
+        return {"middle": mid, "sd": sd, "ready": ready}
     elif name == "keltner_core":
         mid = ema_kernel(c, p["period"])
         atr = atr_kernel(h, l, c, p["atr_period"])

@@ -415,11 +415,12 @@ def _arm(k, row, qty, avg, has_lot, ex_on, ex_dir, ex_bar, ex_stop, ex_target, e
 
 
 def capacity(sig: np.ndarray, sess: np.ndarray) -> tuple[int, int]:
-    """Upper bounds of (orders, signal log rows) of a book: each raw signal change makes at most
-    two orders and each position at most one exit; each session's last bar one close."""
+    """Upper bounds of (orders, signal log rows) of a book: a raw signal change makes at most two
+    orders (a reversal) and opens at most one position, which has at most one risk exit; each
+    session's last bar makes at most one close."""
     changes = int(np.count_nonzero(sig[1:] != sig[:-1])) + 1 if len(sig) else 0
     lasts = int(np.count_nonzero(sess == 2))
-    return 4 * changes + lasts + 16, changes + lasts + 16
+    return 3 * changes + lasts + 16, changes + lasts + 16
 
 
 def run(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndarray, sess: np.ndarray,

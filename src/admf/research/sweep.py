@@ -274,15 +274,22 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
         raise UserError("no such combination", field="--label", value=unknown[0],
                         accepted="a label from the results table, e.g. " + str(t["label"].iloc[0]))
     by_label = {c.label: c for c in plan if c.label in set(wanted)}
-    from admf.runtime.rundir import write_result_files
+    from admf.analytics.metrics import metrics_to_json
 
     for rank, label in enumerate(wanted, 1):
         r = run_engine(plan.config_of(by_label[label]), tl, eng, label=label)
         result.top[label] = r
         w = RunWriter(result.run_dir / "top" / f"{rank:03d}")
-        try:
-            write_result_files(w, r, report=report)
+        try:  # trades and equity (the full result is in SweepResult.top)
             w.text("label.txt", label + "\n")
+            w.text("metrics.json", metrics_to_json(r.metrics.to_dict()))
+            w.frame("trades.csv", r.trades)
+            w.frame("equity.parquet", r.equity)
+            if report:
+                from admf.analytics.report import write_html_report
+
+                write_html_report(w.path("report.html"), name=label, metrics=r.metrics.to_dict(), equity=r.equity,
+                                  trades=r.trades)
             w.commit()
         except BaseException:
             w.abort()
