@@ -247,28 +247,37 @@ class FeatureStore:
     """Feature arrays of one data set, computed on first request and kept for every combination.
 
     `cols(k)` gives symbol k's bar columns (ts, open, high, low, close, volume) in its own row
-    order; every array the store returns is aligned to those rows.
+    order; every array the store returns is aligned to those rows. At most `max_bytes` of
+    arrays are kept, least recently used dropped first (a sweep visits its combinations grouped
+    by feature parameters, so a small cache serves it and memory stays bounded).
     """
 
-    def __init__(self, cols: Callable[[int], tuple[np.ndarray, ...]]) -> None:
+    def __init__(self, cols: Callable[[int], tuple[np.ndarray, ...]], max_bytes: int = 256 << 20) -> None:
         self._cols = cols
         self._cache: dict[tuple[Any, ...], Arrays] = {}
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def get(self, k: int, name: str, **params: Any) -> Arrays:
         core = name in ("bb_core", "keltner_core")
         norm = dict(sorted(params.items())) if core else normalize_params(name, **params)
         key = (k, name, *norm.values())
-        got = self._cache.get(key)
+        got = self._cache.pop(key, None)
         if got is None:
             cols = self._cols(k)
             got = _compiled(name, norm, cols)
             if got is None:
                 got = _run_incremental(name, norm, cols)
-            self._cache[key] = got
+            self._bytes += sum(a.nbytes for a in got.values())
+            while self._cache and self._bytes > self.max_bytes:
+                old = self._cache.pop(next(iter(self._cache)))
+                self._bytes -= sum(a.nbytes for a in old.values())
+        self._cache[key] = got  # most recently used last
         return got
 
     def clear(self) -> None:
         self._cache.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._cache)
