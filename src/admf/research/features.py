@@ -252,7 +252,7 @@ class FeatureStore:
     by feature parameters, so a small cache serves it and memory stays bounded).
     """
 
-    def __init__(self, cols: Callable[[int], tuple[np.ndarray, ...]], max_bytes: int = 256 << 20) -> None:
+    def __init__(self, cols: Callable[[int], tuple[np.ndarray, ...]], max_bytes: int = 128 << 20) -> None:
         self._cols = cols
         self._cache: dict[tuple[Any, ...], Arrays] = {}
         self.max_bytes = max_bytes

@@ -278,6 +278,10 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
 
     for rank, label in enumerate(wanted, 1):
         r = run_engine(plan.config_of(by_label[label]), tl, eng, label=label)
+        # kept in memory: metrics, trades and equity (fills, orders and signals of a million bars would
+        # multiply the sweep's memory by N; `admf backtest` on that combination gives them)
+        r.fills, r.orders, r.signals = r.fills.iloc[:0], r.orders.iloc[:0], None
+        r.books = {bid: {"metrics": b["metrics"]} for bid, b in r.books.items()}
         result.top[label] = r
         w = RunWriter(result.run_dir / "top" / f"{rank:03d}")
         try:  # trades and equity (the full result is in SweepResult.top)
