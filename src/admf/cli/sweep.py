@@ -97,7 +97,8 @@ def cmd_sweep(path: str, args: argparse.Namespace, console: Console | None = Non
         con.print(str(r.run_dir))
         return 0
     # parameter columns instead of the label, so no label is cut
-    rows = r.table.drop(columns=["combination", "key", "label"]).to_dict("records")
+    rows = [{str(k): v for k, v in row.items()}
+            for row in r.table.drop(columns=["combination", "key", "label"]).to_dict("records")]
     if rows:
         con.print(rank_table(rows, sort_by="sharpe", top=20,
                              title=f"{cfg.name}: {len(r.table):,} combinations ({r.engine} engine)"))

@@ -200,7 +200,7 @@ def _run_incremental(name: str, params: dict[str, Any], cols: tuple[np.ndarray, 
     outputs = ("value", *[o for o in type(ind).outputs if o != "value"])
     ts, o, h, l, c, v = (x.tolist() for x in cols)
     n = len(ts)
-    rec = {k: np.empty(n) for k in outputs}
+    rec: Arrays = {k: np.empty(n) for k in outputs}
     ready = np.zeros(n, dtype=np.bool_)
     recs = [rec[k] for k in outputs]
     upd = ind.update

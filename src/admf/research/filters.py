@@ -104,7 +104,7 @@ def _compile(node: ast.AST, store: FeatureStore, k: int, cols: tuple[np.ndarray,
 
         return compare
     if isinstance(node, ast.Constant):
-        value = float(node.value)
+        value = float(node.value)  # type: ignore[arg-type]  # parse_filter allowed numbers only
         return lambda s: value
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
@@ -134,9 +134,9 @@ def _indicator(call: ast.Call, attr: str, store: FeatureStore, k: int) -> ArrayF
     params: dict[str, Any] = {}
     for i, a in enumerate(call.args):
         neg = isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub)
-        lit = a.operand if neg else a
-        assert isinstance(lit, ast.Constant)
-        params[names[i]] = -lit.value if neg else lit.value
+        lit: Any = a.operand if neg else a  # type: ignore[attr-defined]
+        value: Any = lit.value  # parse_filter allowed number literals only
+        params[names[i]] = -value if neg else value
     for kw in call.keywords:
         assert isinstance(kw.value, ast.Constant) and kw.arg is not None
         params[kw.arg] = kw.value.value

@@ -436,7 +436,7 @@ def run(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndar
     return orders[:no], trades[:nt], sigs[:ns], float(cash), qty
 
 
-def params_vector(**kw: float) -> np.ndarray:
+def params_vector(**kw: float | None) -> np.ndarray:
     """The kernel's parameter vector from named values (unnamed ones are nan = not set)."""
     P = np.full(N_PARAMS, np.nan)
     names = {n: i for i, n in enumerate(

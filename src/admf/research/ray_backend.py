@@ -51,8 +51,8 @@ def run_on_ray(cfg: Config, tl: Timeline, engine: str, chunks: Iterator[list[Com
     try:
         n = max(1, int(ray.cluster_resources().get("CPU", 1)))
         data = ray.put({k: getattr(tl, k) for k in _COLS})
-        actor_cls = ray.remote(num_cpus=1)(_SweepActor)
-        actors = [actor_cls.remote(cfg, data, tl.symbols, tl.timeframe, tl.rows, engine) for _ in range(n)]
+        actor_cls: Any = ray.remote(num_cpus=1)(_SweepActor)
+        actors: list[Any] = [actor_cls.remote(cfg, data, tl.symbols, tl.timeframe, tl.rows, engine) for _ in range(n)]
         busy: dict[Any, Any] = {}
         free = [a for a in actors for _ in range(2)]
         for ch in chunks:

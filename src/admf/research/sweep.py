@@ -82,7 +82,7 @@ class _Runner:
             runs = run_books(cfg, self.md)
             metrics = fast_metrics(runs, self.md, self.index, self.ppy, cfg.portfolio.initial_capital)
         else:
-            metrics = run_variant(cfg, self.tl).metrics.to_dict()
+            metrics = {str(k): v for k, v in run_variant(cfg, self.tl).metrics.to_dict().items()}
         return {"combination": combo.index, **combo.values, **metrics, "label": combo.label, "key": combo.key}
 
     def rows(self, combos: list[Combination]) -> list[dict[str, Any]]:
@@ -276,6 +276,9 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
     by_label = {c.label: c for c in plan if c.label in set(wanted)}
     from admf.analytics.metrics import metrics_to_json
 
+    def as_dict(m: pd.Series) -> dict[str, Any]:
+        return {str(k): v for k, v in m.to_dict().items()}
+
     for rank, label in enumerate(wanted, 1):
         r = run_engine(plan.config_of(by_label[label]), tl, eng, label=label)
         # kept in memory: metrics, trades and equity (fills, orders and signals of a million bars would
@@ -286,13 +289,13 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
         w = RunWriter(result.run_dir / "top" / f"{rank:03d}")
         try:  # trades and equity (the full result is in SweepResult.top)
             w.text("label.txt", label + "\n")
-            w.text("metrics.json", metrics_to_json(r.metrics.to_dict()))
+            w.text("metrics.json", metrics_to_json(as_dict(r.metrics)))
             w.frame("trades.csv", r.trades)
             w.frame("equity.parquet", r.equity)
             if report:
                 from admf.analytics.report import write_html_report
 
-                write_html_report(w.path("report.html"), name=label, metrics=r.metrics.to_dict(), equity=r.equity,
+                write_html_report(w.path("report.html"), name=label, metrics=as_dict(r.metrics), equity=r.equity,
                                   trades=r.trades)
             w.commit()
         except BaseException:
