@@ -113,3 +113,14 @@ def test_memory_stays_flat_over_twenty_thousand_combinations(tmp_path: Path) -> 
     early = next(mb for done, mb in seen if done >= 4_000)
     late = seen[-1][1]
     assert late - early < 60, (early, late)  # rows are on disk, not in memory
+
+
+def test_more_than_100000_combinations_need_yes(tmp_path: Path) -> None:
+    from admf.core.errors import UserError
+
+    grid = {**SMA_GRID, "strategy": [{"bollinger_bands": {"period": "range(2, 1011, 1)",
+                                                          "std_dev": "range(0.1, 10.0, 0.1)"}}]}
+    with pytest.raises(UserError) as e:
+        sweep(grid, yes=False, out=tmp_path, bars=100)
+    assert "101,000 combinations" in str(e.value) and "--yes" in str(e.value)
+    assert not list(tmp_path.iterdir())  # nothing written
