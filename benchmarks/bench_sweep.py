@@ -2,7 +2,7 @@
 
     python benchmarks/bench_sweep.py [--repeat 5] [--skip-big] [--skip-peers]
 
-Peers come from the optional `bench` extra (`pip install "admf[bench]" vectorbt-rust`); a
+Peers come from the optional `bench` extra (`pip install "admf[bench]"`); a
 missing peer is reported as null. On the deterministic bars of ../shared/bench/peerbench.py:
 
 - single: bollinger_bands(20, 2) long-only, 100 shares, fill at the close, 1,000,000 bars.
