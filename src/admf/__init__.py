@@ -17,4 +17,11 @@ def backtest(*args: Any, **kwargs: Any) -> Any:
     return _backtest(*args, **kwargs)
 
 
-__all__ = ["__version__", "backtest"]
+def sweep(*args: Any, **kwargs: Any) -> Any:
+    """Run every combination of a grid config; see `admf.research.sweep.sweep`."""
+    from admf.research.sweep import sweep as _sweep
+
+    return _sweep(*args, **kwargs)
+
+
+__all__ = ["__version__", "backtest", "sweep"]

@@ -54,13 +54,14 @@ def test_path_dict_and_config_give_the_same_result() -> None:
     assert not admf.backtest(raw, bars=800).trades.equals(a.trades)
 
 
-def test_a_grid_returns_one_result_per_combination() -> None:
-    results = admf.backtest(REPO / "config" / "sma" / "grid.yaml", bars=500)
-    assert isinstance(results, list) and len(results) == 6
-    assert [r.label for r in results] == [f"fast={f},slow={s}" for f in (5, 10, 15) for s in (30, 60)]
-    assert all(len(r.equity) == 500 for r in results)
-    returns = {round(r.metrics["total_return"], 12) for r in results}
-    assert len(returns) > 1  # the combinations really differ
+def test_a_grid_returns_a_sweep_with_one_row_per_combination(tmp_path: Path) -> None:
+    sweep = admf.backtest(REPO / "config" / "sma" / "grid.yaml", bars=500, out=tmp_path)
+    t = sweep.table
+    assert len(t) == 6 and t["label"].tolist() == [f"fast={f},slow={s}" for f in (5, 10, 15) for s in (30, 60)]
+    assert t[["fast", "slow"]].values.tolist() == [[f, s] for f in (5, 10, 15) for s in (30, 60)]
+    assert (t["bars"] == 500).all()
+    assert t["total_return"].round(12).nunique() > 1  # the combinations really differ
+    assert all(len(r.equity) == 500 for r in sweep.top.values())
 
 
 def test_bad_input_raises_a_config_error_not_exit() -> None:
@@ -86,9 +87,9 @@ def test_user_strategy_registering_a_builtin_name_is_a_config_error(tmp_path: Pa
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "config").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_example_config_runs_on_the_shipped_data(path: Path) -> None:
-    out = admf.backtest(path, bars=2000)
-    results = out if isinstance(out, list) else [out]
+def test_every_example_config_runs_on_the_shipped_data(path: Path, tmp_path: Path) -> None:
+    out = admf.backtest(path, bars=2000, out=tmp_path)
+    results = list(out.top.values()) if hasattr(out, "table") else [out]
     for r in results:
         assert len(r.equity) == 2000 and np.isfinite(r.equity).all()
         assert len(r.trades) > 0, r.label or r.name

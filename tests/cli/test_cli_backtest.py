@@ -146,7 +146,7 @@ def test_legacy_optimize_runs_the_grid(cli, tmp_path: Path) -> None:
     res = cli("--config", GRID, "--optimize", "--bars", 400, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     run = only_run_dir(tmp_path / "runs", "sma_grid")
-    assert len(pd.read_csv(run / "grid.csv")) == 6
+    assert len(pd.read_parquet(run / "results.parquet")) == 6
     assert "6 combinations" in res.stdout
 
 
@@ -199,20 +199,22 @@ def test_grid_prints_a_ranked_table_and_writes_one_row_per_combination(cli, tmp_
     res = cli("backtest", GRID, "--bars", 1500, "--out", out, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     run = only_run_dir(out, "sma_grid")
-    grid = pd.read_csv(run / "grid.csv")
+    grid = pd.read_parquet(run / "results.parquet").sort_values("combination").reset_index(drop=True)
     labels = {f"fast={f},slow={s}" for f in (5, 10, 15) for s in (30, 60)}
     assert len(grid) == 6 and set(grid["label"]) == labels and (grid["bars"] == 1500).all()
-    # the printed table is ranked by Sharpe, best first
-    ranked = grid.sort_values("sharpe", ascending=False)["label"].tolist()
-    positions = [res.stdout.index(f"│ {label} ") for label in ranked]
+    # the printed table is ranked by Sharpe, best first, with a column per parameter
+    ranked = grid.sort_values("sharpe", ascending=False)
+    positions = [res.stdout.index(f"│ {i} │ {f:<4} │ {s:<4} │") for i, (f, s) in
+                 enumerate(zip(ranked["fast"], ranked["slow"], strict=True), 1)]
     assert positions == sorted(positions), res.stdout
-    best = json.loads((run / "best.json").read_text())
-    assert best["label"] == ranked[0]
-    for i in range(6):
-        m = json.loads((run / "variants" / f"{i:04d}" / "metrics.json").read_text())
-        t = pd.read_csv(run / "variants" / f"{i:04d}" / "trades.csv")
-        assert m["trade_count"] == len(t) == grid.loc[i, "trade_count"]
-    assert (run / "best" / "report.html").is_file()
+    assert str(run / "results.parquet") in res.stdout.replace("\n", "")
+    # the top combinations are kept in full, best first
+    for rank, label in enumerate(ranked["label"], 1):
+        top = run / "top" / f"{rank:03d}"
+        assert (top / "label.txt").read_text().strip() == label
+        m = json.loads((top / "metrics.json").read_text())
+        assert m["trade_count"] == len(pd.read_csv(top / "trades.csv")) == ranked["trade_count"].iloc[rank - 1]
+    assert (run / "top" / "001" / "report.html").is_file()
 
     # each row is what a plain run of that one combination gives
     import admf

@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backtest", help="run a backtest (a grid config runs every combination)")
     b.add_argument("config", help="YAML config file")
     _add_run_options(b)
+    from admf.cli.sweep import add_engine_argument, add_sweep_arguments
+
+    add_engine_argument(b)
+    sw = sub.add_parser("sweep", help="run every combination of a grid config on every core (or Ray), resumable")
+    sw.add_argument("config", help="YAML config file")
+    _add_run_options(sw)
+    add_engine_argument(sw)
+    add_sweep_arguments(sw)
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config", help="YAML config file")
@@ -122,6 +130,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                  "with its own options (see `admf " + cmd + " --help`)")
     if cmd == "backtest":
         return cmd_backtest(args.config, args)
+    if cmd == "sweep":
+        from admf.cli.sweep import cmd_sweep
+
+        return cmd_sweep(args.config, args)
     if cmd == "validate":
         return cmd_validate(args.config)
     if cmd == "strategies":
@@ -171,8 +183,12 @@ def cmd_validate(path: str) -> int:
     variants = expand(cfg)
     check_data(cfg)
     con = _console()
+    from admf.research.grid import GridPlan
+
+    valid, bad = GridPlan(cfg).count_valid()
+    note = f", {valid} valid, {len(bad)} skipped (e.g. {bad[0][0]}: {bad[0][1]})" if bad else ""
     con.print(f"{path}: ok ({len(cfg.strategies)} strategies, {len(variants)} combination"
-              f"{'s' if len(variants) != 1 else ''}, data: {', '.join(cfg.data.specs)})")
+              f"{'s' if len(variants) != 1 else ''}{note}, data: {', '.join(cfg.data.specs)})")
     return 0
 
 
@@ -223,14 +239,19 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
 
     from admf.analytics.tables import format_metrics_table, rank_table
     from admf.config.loader import expand, load_config
-    from admf.runtime.backtest import load_timeline, run_variant
+    from admf.runtime.backtest import choose_engine, load_timeline, run_engine
     from admf.runtime.rundir import write_run
 
     cfg = load_config(path)
     check_data(cfg, args.start, args.end)
+    variants = expand(cfg)
+    if len(variants) > 1:  # a grid runs as a sweep
+        from admf.cli.sweep import cmd_sweep
+
+        return cmd_sweep(path, args)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     tl = load_timeline(cfg, start=args.start, end=args.end, symbols=symbols, bars=args.bars)
-    variants = expand(cfg)
+    engine = choose_engine(cfg, getattr(args, "engine", None))
     con = _console()
     if getattr(args, "optimize", False) and len(variants) == 1:
         _console(stderr=True).print("note: --optimize runs the grid a config declares with a list or "
@@ -243,7 +264,7 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
                   console=con, disable=not show, transient=True) as prog:
         task = prog.add_task(f"backtest {cfg.name}", total=total)
         for v in variants:
-            results.append(run_variant(v.config, tl, label=v.label, progress=lambda n: prog.advance(task, n)))
+            results.append(run_engine(v.config, tl, engine, label=v.label, progress=lambda n: prog.advance(task, n)))
     out = args.out or cfg.output.dir
     # the run directory's config.yaml is what ran: the command line's start, end and symbols included
     data = cfg.data.model_copy(update={
@@ -257,7 +278,7 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
         return 0
     if len(results) == 1:
         r = results[0]
-        title = f"{cfg.name}: {len(tl):,} bars, {', '.join(tl.symbols)}"
+        title = f"{cfg.name}: {len(tl):,} bars, {', '.join(tl.symbols)} ({engine} engine)"
         con.print(format_metrics_table(r.metrics.to_dict(), title=title))
         if len(r.books) > 1:
             con.print(rank_table([{"book": b, **d["metrics"]} for b, d in r.books.items()], sort_by="total_return",

@@ -103,6 +103,8 @@ class ExecutionConfig(_Model):
 
     execution_mode: Literal["sync", "async"] = "sync"
     fill: Literal["next_open", "close"] = "next_open"
+    # backtests: auto runs the compiled engine when every strategy has an array form
+    engine: Literal["auto", "event", "compiled"] = "auto"
     slippage: SlippageConfig = SlippageConfig()
     commission: CommissionConfig = CommissionConfig()
     # backtests: a bar fills at most this share of its volume, the rest on later bars (off: None)

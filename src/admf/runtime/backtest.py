@@ -52,6 +52,7 @@ class BacktestResult:
     bars: int = 0
     elapsed_s: float = 0.0
     label: str = ""
+    engine: str = "event"  # the engine that ran it: event or compiled
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics.to_dict()}
@@ -246,19 +247,28 @@ def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
                 progress: Callable[[int], None] | None = None) -> BacktestResult:
     import time
 
-    from admf.analytics.annualization import infer_periods_per_year
-    from admf.analytics.metrics import compute_metrics
-
     t0 = time.perf_counter()
     build = BacktestBuild(cfg, tl)
     build.engine.run(progress)
     elapsed = time.perf_counter() - t0
+    sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
+    return assemble_result(cfg, tl, build.books, _orders_frame(build.broker), sig_rows, label=label,
+                           elapsed=elapsed)
+
+
+def assemble_result(cfg: Config, tl: Timeline, books: dict[str, Portfolio], orders: pd.DataFrame,
+                    sig_rows: list[tuple[str, str, int, int, int]], *, label: str = "",
+                    elapsed: float = 0.0) -> BacktestResult:
+    """The result of a run from its books (both engines end here, so results have one shape)."""
+    from admf.analytics.annualization import infer_periods_per_year
+    from admf.analytics.metrics import compute_metrics
+
     index = _index(tl.ts)
     ppy = infer_periods_per_year(index) if len(index) > 1 else None
     books_out: dict[str, dict[str, Any]] = {}
     total = np.zeros(len(tl))
     sym = tl.sym if len(tl.symbols) > 1 else None
-    for bid, book in build.books.items():
+    for bid, book in books.items():
         eq = book.equity_curve(sym, tl.close)
         total += eq
         tr = _trades_frame({bid: book})
@@ -268,26 +278,65 @@ def run_variant(cfg: Config, tl: Timeline, *, label: str = "",
                                        periods_per_year=ppy),
             "positions": book.positions(), "cash": book.cash,
         }
-    capital = sum(b.initial_cash for b in build.books.values())
+    capital = sum(b.initial_cash for b in books.values())
     equity = pd.Series(total, index=index, name="equity")
-    trades = _trades_frame(build.books)
+    trades = _trades_frame(books)
     metrics = pd.Series(compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy),
                         dtype=object, name="metrics")
-    sig_rows = [(s.strategy_id, s.symbol, bar, ts, v) for s in build.all_slots for bar, ts, v in s.signals]
     signals = pd.DataFrame(sig_rows, columns=["strategy_id", "symbol", "bar", "ts", "signal"])
     return BacktestResult(name=cfg.name, config=cfg, metrics=metrics, trades=trades, equity=equity,
-                          fills=_fills_frame(build.books), orders=_orders_frame(build.broker), books=books_out,
+                          fills=_fills_frame(books), orders=orders, books=books_out,
                           signals=signals, bars=len(tl), elapsed_s=elapsed, label=label)
 
 
+def choose_engine(cfg: Config, engine: str | None = None) -> str:
+    """event or compiled: `engine` (else the config's execution.engine); auto is compiled when every
+    strategy has an array form."""
+    from admf.research.compiled import unsupported
+
+    want = engine or cfg.execution.engine
+    if want not in ("auto", "event", "compiled"):
+        raise ConfigError("unknown engine", field="engine", value=want, accepted="auto, event, compiled")
+    missing = unsupported(cfg)
+    if want == "compiled" and missing:
+        raise ConfigError("strategy has no array form for the compiled engine", file=cfg.source, field="engine",
+                          value=missing[0], accepted="engine: event (or auto)")
+    if want == "auto":
+        return "event" if missing else "compiled"
+    return want
+
+
+def run_engine(cfg: Config, tl: Timeline, engine: str, *, label: str = "",
+               progress: Callable[[int], None] | None = None) -> BacktestResult:
+    """One variant on the chosen engine ("event" or "compiled")."""
+    if engine == "compiled":
+        from admf.research.compiled import run_compiled
+
+        r: BacktestResult = run_compiled(cfg, tl, label=label)
+        if progress is not None:
+            progress(len(tl))
+        return r
+    return run_variant(cfg, tl, label=label, progress=progress)
+
+
 def backtest(config: str | Path | dict | Config, *, start: str | None = None, end: str | None = None,
-             symbols: list[str] | None = None, bars: int | None = None) -> BacktestResult | list[BacktestResult]:
-    """Python API: run a config (path, dict or Config). A grid returns one result per combination."""
+             symbols: list[str] | None = None, bars: int | None = None, engine: str | None = None,
+             **sweep_options: Any) -> Any:
+    """Python API: run a config (path, dict or Config). `engine`: auto (default), event or compiled.
+
+    A grid config runs as a sweep and returns its `SweepResult` (see `admf.sweep`; `sweep_options`
+    such as workers, out, top go to it).
+    """
+    from admf.config.loader import is_grid
+
     cfg = _as_config(config)
+    if is_grid(cfg):
+        from admf.research.sweep import sweep
+
+        return sweep(cfg, start=start, end=end, symbols=symbols, bars=bars, engine=engine, **sweep_options)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
-    variants = expand(cfg)
-    results = [run_variant(v.config, tl, label=v.label) for v in variants]
-    return results[0] if len(results) == 1 else results
+    (variant,) = expand(cfg)
+    return run_engine(variant.config, tl, choose_engine(variant.config, engine), label=variant.label)
 
 
 def _as_config(config: str | Path | dict | Config) -> Config:
@@ -298,4 +347,4 @@ def _as_config(config: str | Path | dict | Config) -> Config:
     return load_config(config)
 
 
-__all__ = ["BacktestResult", "Variant", "backtest", "load_timeline", "run_variant"]
+__all__ = ["BacktestResult", "Variant", "backtest", "choose_engine", "load_timeline", "run_engine", "run_variant"]
