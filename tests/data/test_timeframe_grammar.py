@@ -6,7 +6,7 @@ import pytest
 
 from admf.adapters.alpaca.models import parse_timeframe as adapter_tf
 from admf.core.errors import ConfigError
-from admf.core.timeframe import wire_timeframe, parse_wire_timeframe
+from admf.core.timeframe import parse_wire_timeframe, wire_timeframe
 from admf.data.timeframe import canonical_timeframe, timeframe_ns
 
 
