@@ -14,6 +14,7 @@ from plotly.offline import get_plotlyjs
 from rich.console import Console
 
 from admf.analytics.metrics import compute_metrics, metrics_to_json
+from admf.analytics.packing import read_packed
 from admf.analytics.report import format_metrics_table, rank_table, write_html_report
 from admf.core.errors import UserError
 
@@ -55,12 +56,14 @@ def test_report_is_self_contained_and_shows_the_metrics(tmp_path, run):
     )
     text = out.read_text(encoding="utf-8")
     assert '<div id="admf-equity"' in text and '<div id="admf-trades"' in text
-    assert get_plotlyjs()[:2000] in text  # plotly.js inline, works offline
+    assert read_packed(text, "admf-plotly") == get_plotlyjs().encode("utf-8")  # plotly.js inline, works offline
     assert "<script src=" not in text
     assert "bollinger &lt;test&gt;" in text
     # Hand values: total return 19.79%, Sharpe 1.000, max drawdown 10.00%, 2 trades, win rate 50%.
-    for shown in ("19.79%", "1.000", "10.00%", "50.00%", "take_profit", "QQQX"):
+    for shown in ("19.79%", "1.000", "10.00%", "50.00%"):
         assert shown in text, shown
+    table = read_packed(text, "admf-trades-data").decode()
+    assert "take_profit" in table and "QQQX" in table
     embedded = re.search(r'<script id="admf-metrics" type="application/json">(.*?)</script>', text).group(1)
     assert json.loads(embedded) == json.loads(metrics_to_json(metrics))
 
@@ -73,7 +76,7 @@ def test_report_without_trades_and_with_benchmark(tmp_path, run):
     )
     text = out.read_text(encoding="utf-8")
     assert "No closed trades." in text
-    assert "benchmark (SPY)" in text
+    assert [t["name"] for t in json.loads(read_packed(text, "admf-equity-json"))["data"]][1] == "SPY"
     assert '<div id="admf-trades"' not in text
 
 

@@ -36,3 +36,9 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
                               timeout=120)
 
     return run
+
+
+@pytest.fixture
+def cli_environ() -> dict[str, str]:
+    """The environment `cli` runs with, for tests that start processes themselves."""
+    return cli_env()

@@ -10,7 +10,7 @@ import pytest
 
 import admf
 from admf.config.loader import load_config
-from admf.core.errors import ConfigError
+from admf.core.errors import ConfigError, UserError
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
@@ -94,3 +94,30 @@ def test_every_example_config_runs_on_the_shipped_data(path: Path, tmp_path: Pat
         assert len(r.equity) == 2000 and np.isfinite(r.equity).all()
         assert len(r.trades) > 0, r.label or r.name
         assert r.equity.iloc[0] == pytest.approx(r.config.portfolio.initial_capital, rel=1e-3)
+
+
+def test_metrics_is_a_dict_and_plot_gives_each_chart(tmp_path: Path) -> None:
+    r = admf.backtest(BOLLINGER, bars=2000)
+    assert type(r.metrics).__mro__[1] is dict and isinstance(r.metrics, dict)
+    assert r.metrics.to_dict() == dict(r.metrics) and r.run_dir is None
+    assert r.plot().layout.yaxis.title.text == "equity ($)"
+    assert [t.type for t in r.plot("price").data].count("candlestick") == 1
+    assert r.plot("monthly").data[0].type == "heatmap"
+    assert r.plot("returns").data[0].type == "bar"
+    assert "Rolling Sharpe" in r.plot("rolling_sharpe").layout.title.text
+    with pytest.raises(ConfigError, match="chart"):
+        r.plot("books")  # one book: no per-book chart
+    with pytest.raises(ConfigError, match="unknown chart"):
+        r.plot("candles")
+
+
+def test_backtest_out_writes_the_run_directory(tmp_path: Path) -> None:
+    r = admf.backtest(BOLLINGER, bars=800, out=tmp_path / "runs")
+    assert r.run_dir is not None and r.run_dir.parent == tmp_path / "runs"
+    assert {"config.yaml", "trades.csv", "fills.csv", "orders.csv", "signals.csv", "equity.parquet",
+            "metrics.json", "report.html"} == {p.name for p in r.run_dir.iterdir()}
+    trades = pd.read_csv(r.run_dir / "trades.csv")
+    assert len(trades) == len(r.trades)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UserError, match="is a file"):
+        admf.backtest(BOLLINGER, bars=800, out=tmp_path / "a_file")

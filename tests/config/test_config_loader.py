@@ -255,8 +255,13 @@ def test_a_run_directorys_config_reads_back_to_the_same_config(tmp_path) -> None
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump(resolved_config(cfg), sort_keys=False))
     again = load_config(p, env={})
-    skip = {"source", "base_dir"}
+    skip = {"source": True, "base_dir": True, "data": {"data_dir"}}
     assert again.model_dump(exclude=skip) == cfg.model_dump(exclude=skip)
+    # the data folder is written absolute, so the copy finds the same bars from anywhere
+    from admf.runtime.backtest import resolve_data_dir
+
+    assert Path(again.data.data_dir).is_absolute()
+    assert resolve_data_dir(again) == resolve_data_dir(cfg).resolve()
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "config").rglob("*.yaml")), ids=lambda p: p.parent.name + "/" + p.name)

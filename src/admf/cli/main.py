@@ -6,11 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
+from admf import __version__
 from admf.cli.live import add_live_arguments
 from admf.core.errors import ConfigError, UserError
 
@@ -22,6 +23,17 @@ LEGACY_LATER = {
     "signal_generation": "--signal-generation (signal generation and replay) comes with the research feature",
     "signal_replay": "--signal-replay comes with the research feature (signal generation and replay)",
 }
+
+
+# `python main.py --config X` takes every option of `admf backtest X` (same help, `legacy_` dests)
+LEGACY_RUN_OPTIONS = {
+    "start": "first date or time to use (UTC)", "end": "last date to use; a bare date includes that whole day",
+    "symbols": "comma-separated subset of the config's symbols", "out": "folder for run directories",
+    "no-report": "do not write report.html", "quiet": "print only the run directory",
+}
+# counts and durations that must be positive: argparse dest -> (flag, the commands it is checked for)
+POSITIVE = {"bars": ("--bars", None), "legacy_bars": ("--bars", None), "max_bars": ("--max-bars", None),
+            "duration": ("--duration", None), "speed": ("--speed", ("demo",))}  # emulator: --speed 0 = stepping
 
 
 def _console(stderr: bool = False) -> Console:
@@ -38,7 +50,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the run directory")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given `argv` without `emulator`, the emulator's options (and its half-second
+    import of aiohttp and the server) are left out, which no other command needs."""
     p = argparse.ArgumentParser(
         prog="admf", description="Config-driven, event-driven trading: backtests, grids, live trading on Alpaca.",
         epilog="A list or range(a, b, step) in a strategy parameter makes a grid; range is inclusive of b.",
@@ -52,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="legacy: run the parameter grid of the config and rank it (what a grid config does)")
     p.add_argument("--alpaca", "-a", action="store_true", help="legacy: trade the config live on Alpaca")
     p.add_argument("--bars", type=int, dest="legacy_bars", help="use only the first N bars")
+    for flag, help_ in LEGACY_RUN_OPTIONS.items():
+        kind = {"action": "store_true"} if flag in ("no-report", "quiet") else {}
+        p.add_argument(f"--{flag}", dest=f"legacy_{flag.replace('-', '_')}", help=f"with --config: {help_}",
+                       **kind)  # type: ignore[arg-type]
     p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"admf {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     b = sub.add_parser("backtest", help="run a backtest (a grid config runs every combination)")
@@ -73,12 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("strategies", help="list the strategies and their parameters")
 
     e = sub.add_parser("emulator", help="run the loopback Alpaca emulator")
-    try:
-        from admf.emulator.cli import add_arguments
+    if argv is None or "emulator" in argv:
+        try:
+            from admf.emulator.cli import add_arguments
 
-        add_arguments(e)
-    except ImportError:
-        pass
+            add_arguments(e)
+        except ImportError:
+            pass
 
     live = sub.add_parser("live", help="trade a config live (paper by default) on Alpaca")
     live.add_argument("config", help="YAML config file")
@@ -94,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its message
@@ -102,13 +122,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        _check_positive(args)
         return _dispatch(args, parser)
     except UserError as exc:
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        # escaped: a message quotes the user's values and code, and "[x]" in them is not markup
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         _console(stderr=True).print("interrupted")
         return 130
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    for dest, (flag, commands) in POSITIVE.items():
+        value = vars(args).get(dest)
+        if commands is not None and args.command not in commands:
+            continue
+        if value is not None and not value > 0:
+            raise UserError("must be positive", field=flag, value=value, accepted="a number above 0")
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -123,6 +154,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return _legacy(args)
     given = [f"--{f.replace('_', '-')}" for f in LEGACY_FLAGS if getattr(args, f)]
     given += ["--config"] * bool(args.legacy_config) + ["--bars"] * (args.legacy_bars is not None)
+    given += [f"--{f}" for f in LEGACY_RUN_OPTIONS if vars(args)[f"legacy_{f.replace('-', '_')}"] not in (None, False)]
     if given:
         # `admf -a backtest X` would otherwise drop -a without a word
         raise UserError(f"legacy options go without a command, not with `{cmd}`", field=", ".join(given),
@@ -171,8 +203,9 @@ def _legacy(args: argparse.Namespace) -> int:
         if warning is None:
             return run_live(cfg, args, _console())
         _console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
-    ns = argparse.Namespace(start=None, end=None, symbols=None, out=None, bars=args.legacy_bars, no_report=False,
-                            quiet=False, optimize=args.optimize)
+    ns = argparse.Namespace(bars=args.legacy_bars, optimize=args.optimize,
+                            **{f.replace("-", "_"): vars(args)[f"legacy_{f.replace('-', '_')}"]
+                               for f in LEGACY_RUN_OPTIONS})
     return cmd_backtest(args.legacy_config, ns)
 
 
@@ -201,7 +234,7 @@ def check_data(cfg: Config, start: str | None = None, end: str | None = None) ->
     specs = cfg.data.specs
     for i, spec in enumerate(specs):
         try:
-            resolve(spec, data_dir)
+            resolve(spec, data_dir, cfg.base_dir)
         except UserError as exc:
             raise type(exc)(exc.detail, file=cfg.source, field="data" if len(specs) == 1 else f"data[{i}]",
                             value=spec, accepted=exc.accepted) from None
@@ -239,10 +272,11 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
 
     from admf.analytics.tables import format_metrics_table, rank_table
     from admf.config.loader import expand, load_config
-    from admf.runtime.backtest import choose_engine, load_timeline, run_engine
-    from admf.runtime.rundir import write_run
+    from admf.runtime.backtest import choose_engine, load_timeline, run_engine, spec_symbol
+    from admf.runtime.rundir import check_out_dir, write_run
 
     cfg = load_config(path)
+    check_out_dir(args.out, "--out") if args.out else check_out_dir(cfg.output.dir, "output.dir")
     check_data(cfg, args.start, args.end)
     variants = expand(cfg)
     if len(variants) > 1:  # a grid runs as a sweep
@@ -267,9 +301,11 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
             results.append(run_engine(v.config, tl, engine, label=v.label, progress=lambda n: prog.advance(task, n)))
     out = args.out or cfg.output.dir
     # the run directory's config.yaml is what ran: the command line's start, end and symbols included
+    kept = [i for i in range(len(cfg.data.specs)) if spec_symbol(cfg, i) in tl.symbols]
     data = cfg.data.model_copy(update={
         "start": args.start or cfg.data.start, "end": args.end or cfg.data.end,
-        "specs": [s for s in cfg.data.specs if _spec_symbol(s) in tl.symbols] if symbols else cfg.data.specs,
+        "specs": [cfg.data.specs[i] for i in kept] if symbols else cfg.data.specs,
+        "symbols": [cfg.data.symbols[i] for i in kept] if symbols and cfg.data.symbols else cfg.data.symbols,
     })
     run_cfg = cfg.model_copy(update={"data": data})
     run_dir = write_run(results, run_cfg, out, report=cfg.output.report and not args.no_report)
@@ -288,10 +324,6 @@ def cmd_backtest(path: str, args: argparse.Namespace) -> int:
         con.print(rank_table(rows, sort_by="sharpe", top=20, title=f"{cfg.name}: {len(results)} combinations"))
     con.print(f"run directory: {run_dir}")
     return 0
-
-
-def _spec_symbol(spec: str) -> str:
-    return spec.split("_")[0].upper() if "/" not in spec else Path(spec).stem.split("_")[0].upper()
 
 
 if __name__ == "__main__":

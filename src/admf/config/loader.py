@@ -28,6 +28,46 @@ class Variant:
     params: dict[str, Any]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as written: dates stay text (checked later, with the field's name), duplicate keys are errors."""
+
+
+# `start: 2024-13-45` would otherwise raise from inside PyYAML's date constructor
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in rs if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, list | dict) and key in seen:
+            raise ConfigError(f"duplicate key {key!r} (lines {seen[key]} and {line}); keep one",
+                              file=loader.name if loader.name != "<unicode string>" else None,
+                              field=f"line {line}")
+        if not isinstance(key, list | dict):
+            seen[key] = line
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node, deep=deep))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def read_yaml(text: str, file: str | None = None) -> Any:
+    """Parse YAML text the way configs are read (see _Loader)."""
+    loader = _Loader(text)
+    if file:
+        loader.name = file
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _fail(msg: str, file: str | None, field: str, value: Any = None, accepted: str | None = None) -> None:
     raise ConfigError(msg, file=file, field=field, value=value, accepted=accepted)
 
@@ -46,7 +86,7 @@ def _normalize_data(raw: dict[str, Any], file: str | None) -> dict[str, Any]:
         out["specs"] = list(data)
     elif isinstance(data, dict):
         d = dict(data)
-        syms = d.pop("symbols", None)
+        syms = d.pop("symbols", None) or d.pop("symbol", None)
         tf = d.pop("timeframe", None)
         files = d.pop("files", None) or ([d.pop("file")] if "file" in d else None)
         # `specs` is the normalized form a run directory's config.yaml holds; reading it back reruns that run
@@ -56,11 +96,17 @@ def _normalize_data(raw: dict[str, Any], file: str | None) -> dict[str, Any]:
                 out["data_dir" if key == "dir" else key] = d.pop(key)
         if d:
             _fail(f"unknown key {next(iter(d))!r}", file, f"data.{next(iter(d))}",
-                  accepted="symbols, timeframe, file, files, specs, dir, start, end")
-        if specs:
-            out["specs"] = [specs] if isinstance(specs, str) else list(specs)
-        elif files:
-            out["specs"] = [str(f) for f in files]
+                  accepted="symbols (or symbol), timeframe, file, files, specs, dir, start, end")
+        if specs or files:
+            out["specs"] = ([specs] if isinstance(specs, str) else list(specs)) if specs else [
+                str(f) for f in files or ()]
+            if syms:
+                out["symbols"] = [syms] if isinstance(syms, str) else list(syms)
+                if len(out["symbols"]) != len(out["specs"]):
+                    _fail("one symbol per file", file, "data.symbols", out["symbols"],
+                          f"{len(out['specs'])} symbol(s), in the order of the files")
+            if tf:
+                out["timeframe"] = str(tf)
         elif syms:
             syms = [syms] if isinstance(syms, str) else syms
             out["specs"] = [f"{s}_{tf}" if tf else s for s in syms]
@@ -132,7 +178,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
     if not p.is_file():
         raise ConfigError("config file not found", file=file)
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = read_yaml(p.read_text(), file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -182,7 +228,8 @@ def _strategy_axes(cfg: Config) -> list[dict[str, list[Any]]]:
     file = cfg.source
     for f in cfg.strategy_files:
         fp = Path(f)
-        if not fp.is_absolute() and cfg.base_dir and not fp.exists():
+        # beside the config first, then the working directory (as data paths are found)
+        if not fp.is_absolute() and cfg.base_dir and ((Path(cfg.base_dir) / fp).exists() or not fp.exists()):
             fp = Path(cfg.base_dir) / fp
         load_user_strategies(fp, file=file)
     out = []

@@ -193,6 +193,10 @@ class OutputConfig(_Model):
 
 class DataConfig(_Model):
     specs: list[str]
+    # for file specs: the symbol of each file (default: the file name) and the timeframe (default: the
+    # file name's, else the bars' median spacing)
+    symbols: list[str] = []
+    timeframe: str | None = None
     data_dir: str | None = None
     start: str | None = None
     end: str | None = None

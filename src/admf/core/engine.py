@@ -8,12 +8,56 @@ lists; nothing per bar allocates an event unless something happened.
 
 from __future__ import annotations
 
+import sysconfig
+import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from admf.core.errors import UserError
+
 CHUNK = 65_536
+SIGNALS = (-1, 0, 1)
+_ADMF_DIR = str(Path(__file__).resolve().parents[1])
+_LIB_DIRS = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _strategy_name(slot: Any) -> str:
+    cls = type(slot.strategy)
+    name = getattr(cls, "name", "") or cls.__name__
+    return f"{name!r}" + (f" (book {slot.strategy_id})" if slot.strategy_id != name else "")
+
+
+def strategy_error(exc: BaseException, slots: Sequence[Any], i: int, ts: int, symbol: str) -> UserError | None:
+    """A strategy's exception as one line (strategy, bar, time, symbol) and the user's own frames.
+
+    None when no strategy of the bar's symbol is on the stack: then it is admf's bug, raised as is.
+    """
+    slot = None
+    tb = exc.__traceback__
+    while tb is not None:
+        me = tb.tb_frame.f_locals.get("self")
+        slot = next((sl for sl in slots if sl.strategy is me), slot) if me is not None else slot
+        tb = tb.tb_next
+    if slot is None:
+        return None
+    msg = (f"strategy {_strategy_name(slot)} raised {type(exc).__name__}: {exc} at bar {i} ({_iso(ts)}, {symbol})")
+    where = user_frames(exc)
+    return UserError(msg + ("\n" + where if where else ""))
+
+
+def user_frames(exc: BaseException) -> str:
+    """The traceback lines of `exc` in the user's own files (not admf's, not the standard or installed libraries)."""
+    mine = [traceback.FrameSummary(fs.filename, fs.lineno, fs.name, line=fs.line)  # no ^^^ markers
+            for fs in traceback.extract_tb(exc.__traceback__) if not fs.filename.startswith((_ADMF_DIR, *_LIB_DIRS))]
+    return "".join(traceback.format_list(mine)).rstrip()
 
 
 class Engine:
@@ -62,16 +106,33 @@ class Engine:
     def _run_range(self, start: int, stop: int) -> None:
         ts_a, o_a, h_a, l_a, c_a, v_a = (col[start:stop].tolist() for col in self.cols)
         zeros = [0] * (stop - start)
-        sym_a = self.sym[start:stop].tolist() if self.n_symbols > 1 else zeros
+        sym_a = self.sym[start:stop].tolist() if self.n_symbols > 1 and self.sym is not None else zeros
         sess_a = self.session[start:stop].tolist() if self.session is not None else None
         day_a = self.day[start:stop].tolist() if self.day is not None else zeros
         step = self.step
-        if sess_a is None:
-            for j in range(stop - start):
-                step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j])
-        else:
-            for j in range(stop - start):
-                step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j], sess_a[j], day_a[j])
+        j = 0
+        # the try costs nothing per bar; the failing bar is known from j when something raises
+        try:
+            if sess_a is None:
+                for j in range(stop - start):
+                    step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j])
+            else:
+                for j in range(stop - start):
+                    step(start + j, sym_a[j], ts_a[j], o_a[j], h_a[j], l_a[j], c_a[j], v_a[j], sess_a[j], day_a[j])
+        except UserError:
+            raise
+        except Exception as exc:
+            err = strategy_error(exc, self.slots[sym_a[j]], start + j, ts_a[j], self._symbol(sym_a[j]))
+            if err is None:
+                raise
+            raise err from None
+
+    def _symbol(self, k: int) -> str:
+        return self.symbols[k] if k < len(self.symbols) else str(k)
+
+    def bad_signal(self, slot: Any, s: Any, i: int, ts: int, k: int) -> UserError:
+        return UserError(f"strategy {_strategy_name(slot)} returned {s!r} at bar {i} ({_iso(ts)}, "
+                         f"{self._symbol(k)})", accepted="-1 (short), 0 (flat) or 1 (long)")
 
     def step(self, i: int, k: int, ts: int, o: float, h: float, l: float, c: float, v: float,
              sess: int = -1, day: int = 0) -> None:
@@ -95,9 +156,13 @@ class Engine:
             for slot in self.slots[k]:
                 s = slot.on_bar(ts, o, h, l, c, v)
                 if s != slot.raw_last:
+                    if s not in SIGNALS:
+                        raise self.bad_signal(slot, s, i, ts, k)
                     slot.decide(s, i, ts, o, h, l, c, v)
         else:
             for slot in self.slots[k]:
                 s = slot.on_bar(ts, o, h, l, c, v)
                 if s != slot.raw_last or (sess != 1 and slot.intraday):
+                    if s not in SIGNALS:
+                        raise self.bad_signal(slot, s, i, ts, k)
                     slot.decide(s, i, ts, o, h, l, c, v, sess, day)

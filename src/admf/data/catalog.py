@@ -18,7 +18,14 @@ from admf.core.errors import ConfigError, DataError
 from admf.data.frame import BarFrame, format_ts
 from admf.data.loaders import SUFFIXES, file_kind, load_bars, spec_stem, symbol_timeframe_of
 from admf.data.resample import resample
-from admf.data.timeframe import ACCEPTED_SPECS, NS_PER_DAY, parse_symbol_spec, timeframe_ns
+from admf.data.timeframe import (
+    ACCEPTED_SPECS,
+    NS_PER_DAY,
+    canonical_timeframe,
+    format_timeframe,
+    parse_symbol_spec,
+    timeframe_ns,
+)
 
 _SUFFIX_RANK = {".parquet": 0, ".pq": 0, ".csv": 1, ".csv.gz": 2}
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
@@ -34,7 +41,7 @@ def _suffix_rank(p: Path) -> int:
     return 9
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     return "/" in spec or "\\" in spec or file_kind(Path(spec)) is not None
 
 
@@ -66,16 +73,19 @@ def _not_found(what: str, data_dir: Path, symbol: str | None) -> DataError:
     return DataError(f"{what} in data directory {data_dir.resolve()}; {there}", file=str(data_dir))
 
 
-def resolve(spec: str | Path, data_dir: str | Path) -> Path:
+def resolve(spec: str | Path, data_dir: str | Path, base_dir: str | Path | None = None) -> Path:
     """The file to load for `spec`: an exact SYMBOL_TF file, else a finer one, else a path.
 
+    A relative file path is looked up beside the config (`base_dir`), then in the working
+    directory, then in the data directory: the first that exists is used.
     Raises DataError naming the directory searched and the files there for the symbol, or
     ConfigError when `spec` is neither a path nor SYMBOL_TIMEFRAME.
     """
     data_dir = Path(data_dir)
-    if isinstance(spec, Path) or _looks_like_path(str(spec)):
+    if isinstance(spec, Path) or looks_like_path(str(spec)):
         p = Path(spec)
-        for cand in (p, data_dir / p) if not p.is_absolute() else (p,):
+        near = (Path(base_dir) / p,) if base_dir else ()
+        for cand in (*near, p, data_dir / p) if not p.is_absolute() else (p,):
             if cand.is_file():
                 return cand
         sym, tf = symbol_timeframe_of(p)
@@ -133,19 +143,42 @@ def time_bound(value: TimeBound, field: str, end: bool = False) -> int | None:
     return ns
 
 
+def infer_timeframe(frame: BarFrame) -> str:
+    """The bars' timeframe from their spacing: the median positive gap ("5m" for 5-minute bars with nights)."""
+    gaps = np.diff(frame.ts)
+    gaps = gaps[gaps > 0]
+    if gaps.size == 0:
+        raise DataError("cannot tell the timeframe of a single bar", file=frame.source, field="timeframe",
+                        accepted="data: {file: ..., timeframe: 5m}")
+    med = int(np.median(gaps))
+    try:
+        return format_timeframe(med)
+    except ConfigError:
+        raise DataError(f"bars are {med / 6e10:g} minutes apart, not a whole timeframe", file=frame.source,
+                        field="timeframe", accepted="data: {file: ..., timeframe: 5m}") from None
+
+
 def load_spec(
     spec: str | Path,
     data_dir: str | Path,
     start: TimeBound = None,
     end: TimeBound = None,
+    *,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    base_dir: str | Path | None = None,
 ) -> BarFrame:
     """Load, validate, resample if needed, and cut to start <= ts < end.
 
-    `end` given as a bare date ("2024-06-28") includes that whole UTC day.
+    `end` given as a bare date ("2024-06-28") includes that whole UTC day. For a file path,
+    `symbol` and `timeframe` override what its name says; a file whose name holds no
+    timeframe gets the one its bars' spacing shows.
     """
-    path = resolve(spec, data_dir)
-    if isinstance(spec, Path) or _looks_like_path(str(spec)):
-        frame = load_bars(path)
+    path = resolve(spec, data_dir, base_dir)
+    if isinstance(spec, Path) or looks_like_path(str(spec)):
+        frame = load_bars(path, symbol=symbol, timeframe=canonical_timeframe(timeframe) if timeframe else None)
+        if not frame.timeframe:
+            frame = frame.replace(timeframe=infer_timeframe(frame))
     else:
         symbol, tf = parse_symbol_spec(spec)
         frame = load_bars(path, symbol=symbol)
@@ -171,4 +204,4 @@ def load_spec(
     return cut
 
 
-__all__ = ["ACCEPTED_SPECS", "load_spec", "resolve", "time_bound"]
+__all__ = ["ACCEPTED_SPECS", "infer_timeframe", "load_spec", "resolve", "time_bound"]

@@ -12,9 +12,9 @@ import pandas as pd
 
 from admf.config.loader import Variant, config_from_dict, expand, load_config
 from admf.config.schema import Config, RiskConfig, SizingConfig, StrategyEntry
-from admf.core.engine import Engine
+from admf.core.engine import Engine, user_frames
 from admf.core.enums import OrderStatus
-from admf.core.errors import ConfigError
+from admf.core.errors import ConfigError, UserError
 from admf.core.events import Fill, OrderUpdate
 from admf.data.catalog import load_spec
 from admf.data.timeframe import timeframe_ns
@@ -36,13 +36,23 @@ TRADE_COLUMNS = ["strategy_id", "symbol", "side", "qty", "entry_time", "exit_tim
                  "gross_pnl", "costs", "pnl", "return", "entry_bar", "exit_bar", "bars_held", "exit_reason"]
 
 
+class Metrics(dict[str, Any]):
+    """A run's metrics: a plain dict (name -> number, None or ISO time); `pd.Series(m)` for pandas."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+CHARTS = ("price", "equity", "monthly", "returns", "rolling_sharpe", "books")
+
+
 @dataclass
 class BacktestResult:
     """What a backtest gives back: pandas objects for the whole account and per book."""
 
     name: str
     config: Config
-    metrics: pd.Series  # metric name -> value (object dtype: numbers, None, ISO times)
+    metrics: Metrics
     trades: pd.DataFrame
     equity: pd.Series
     fills: pd.DataFrame
@@ -54,34 +64,90 @@ class BacktestResult:
     label: str = ""
     engine: str = "event"  # the engine that ran it: event or compiled
 
+    timeline: Timeline | None = field(default=None, repr=False)
+    run_dir: Path | None = None
+
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "bars": self.bars, **self.metrics.to_dict()}
 
+    def report_inputs(self) -> dict[str, Any]:
+        """The keyword arguments of `write_html_report` / `report_figures` for this result."""
+        from admf.runtime.overlays import indicator_lines, symbol_bars
+
+        prices = symbol_bars(self.timeline) if self.timeline is not None else None
+        return {
+            "equity": self.equity, "trades": self.trades, "prices": prices,
+            "indicators": indicator_lines(self.config.strategies, prices) if prices else None,
+            "books": {b: d["equity"] for b, d in self.books.items()} if len(self.books) > 1 else None,
+        }
+
+    def figures(self) -> dict[str, Any]:
+        """Every chart of the report as a plotly figure, by the report's div id."""
+        from admf.analytics.report import report_figures
+
+        ppy, cap = self.metrics.get("periods_per_year"), self.metrics.get("initial_capital")
+        return report_figures(initial_capital=cap, periods_per_year=ppy, **self.report_inputs())
+
+    def plot(self, chart: str = "equity", symbol: str | None = None) -> Any:
+        """One chart of the report as a plotly figure (shown inline in a notebook).
+
+        `chart`: price (of `symbol`, default the first), equity, monthly, returns, rolling_sharpe, books.
+        """
+        if chart not in CHARTS:
+            raise ConfigError("unknown chart", field="chart", value=chart, accepted=", ".join(CHARTS))
+        figs = self.figures()
+        if chart == "price":
+            syms = self.timeline.symbols if self.timeline is not None else []
+            key = f"admf-price-{symbol or (syms[0] if syms else '')}"
+            if key not in figs:
+                raise ConfigError("no price chart for that symbol", field="symbol", value=symbol,
+                                  accepted=", ".join(syms) or "a result that kept its bars")
+        else:
+            key = "admf-" + chart.replace("_", "-")
+            if key not in figs:
+                raise ConfigError("this run has no such chart", field="chart", value=chart,
+                                  accepted=", ".join(k.removeprefix("admf-") for k in figs))
+        return figs[key]
+
 
 def resolve_data_dir(cfg: Config) -> Path:
-    """The data directory: as written (relative to the working directory), else beside the config."""
+    """The data directory. A relative one is looked up beside the config file first, then in the
+    working directory, then in up to three folders above the config's (so `config/x/y.yaml` finds
+    the checkout's `data/` from anywhere); the first that exists wins."""
     given = Path(cfg.data.data_dir or "data")
-    if given.is_absolute() or given.exists() or not cfg.base_dir:
+    if given.is_absolute() or not cfg.base_dir:
         return given
     base = Path(cfg.base_dir)
-    for parent in (base, *base.parents[:3]):
+    if (base / given).exists():
+        return base / given
+    if given.exists():
+        return given
+    for parent in base.parents[:3]:
         cand = parent / given
         if cand.exists():
             return cand
     return given
 
 
+def spec_options(cfg: Config, i: int) -> dict[str, Any]:
+    """load_spec's keyword arguments for the config's i-th data spec (symbol, timeframe, config folder)."""
+    d = cfg.data
+    return {"symbol": d.symbols[i] if len(d.symbols) == len(d.specs) else None, "timeframe": d.timeframe,
+            "base_dir": cfg.base_dir}
+
+
 def load_timeline(cfg: Config, *, start: str | None = None, end: str | None = None,
                   symbols: list[str] | None = None, bars: int | None = None) -> Timeline:
     data_dir = resolve_data_dir(cfg)
-    specs = cfg.data.specs
+    chosen = list(range(len(cfg.data.specs)))
     if symbols:
         wanted = {s.upper() for s in symbols}
-        specs = [s for s in specs if s.split("_")[0].upper() in wanted or Path(s).stem.split("_")[0].upper() in wanted]
-        if not specs:
+        chosen = [i for i in chosen if spec_symbol(cfg, i).upper() in wanted]
+        if not chosen:
             raise ConfigError("no data spec matches --symbols", file=cfg.source, field="data",
                               value=",".join(symbols), accepted=", ".join(cfg.data.specs))
-    frames = [load_spec(s, data_dir, start or cfg.data.start, end or cfg.data.end) for s in specs]
+    frames = [load_spec(cfg.data.specs[i], data_dir, start or cfg.data.start, end or cfg.data.end,
+                        **spec_options(cfg, i)) for i in chosen]
     tl = merge(frames)
     if bars is not None and bars < len(tl):
         if bars <= 0:
@@ -90,6 +156,16 @@ def load_timeline(cfg: Config, *, start: str | None = None, end: str | None = No
         tl = Timeline(tl.ts[keep], tl.sym[keep], tl.open[keep], tl.high[keep], tl.low[keep], tl.close[keep],
                       tl.volume[keep], tl.symbols, tl.timeframe, [r[r < bars] for r in tl.rows])
     return tl
+
+
+def spec_symbol(cfg: Config, i: int) -> str:
+    """The symbol the config's i-th data spec trades (before loading: from the config or the name)."""
+    opts = spec_options(cfg, i)
+    if opts["symbol"]:
+        return str(opts["symbol"])
+    from admf.data.loaders import symbol_timeframe_of
+
+    return symbol_timeframe_of(Path(cfg.data.specs[i]))[0]
 
 
 def _merge_risk(base: RiskConfig, over: RiskConfig | None) -> RiskConfig:
@@ -165,6 +241,10 @@ class BacktestBuild:
                 except ConfigError as exc:
                     raise ConfigError(exc.detail, file=cfg.source, field=f"strategy[{i}].{e.type}.{exc.field}",
                                       value=exc.value, accepted=exc.accepted) from None
+                except Exception as exc:  # a user strategy's own setup failed: its lines, not admf's
+                    where = user_frames(exc)
+                    raise UserError(f"strategy {e.type!r} failed to set up for {sym}: {type(exc).__name__}: {exc}"
+                                    + ("\n" + where if where else "")) from None
                 atr = self.hub.get(sym, "atr", period=sizing.atr_period) if sizing.kind == "atr" else None
                 slot = StrategySlot(
                     strategy=strat, book=self.books[bid], broker=self.broker, sym=k, symbol=sym, strategy_id=bid,
@@ -281,12 +361,11 @@ def assemble_result(cfg: Config, tl: Timeline, books: dict[str, Portfolio], orde
     capital = sum(b.initial_cash for b in books.values())
     equity = pd.Series(total, index=index, name="equity")
     trades = _trades_frame(books)
-    metrics = pd.Series(compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy),
-                        dtype=object, name="metrics")
+    metrics = Metrics(compute_metrics(equity, trades, initial_capital=capital, periods_per_year=ppy))
     signals = pd.DataFrame(sig_rows, columns=["strategy_id", "symbol", "bar", "ts", "signal"])
     return BacktestResult(name=cfg.name, config=cfg, metrics=metrics, trades=trades, equity=equity,
                           fills=_fills_frame(books), orders=orders, books=books_out,
-                          signals=signals, bars=len(tl), elapsed_s=elapsed, label=label)
+                          signals=signals, bars=len(tl), elapsed_s=elapsed, label=label, timeline=tl)
 
 
 def choose_engine(cfg: Config, engine: str | None = None) -> str:
@@ -321,22 +400,32 @@ def run_engine(cfg: Config, tl: Timeline, engine: str, *, label: str = "",
 
 def backtest(config: str | Path | dict | Config, *, start: str | None = None, end: str | None = None,
              symbols: list[str] | None = None, bars: int | None = None, engine: str | None = None,
-             **sweep_options: Any) -> Any:
+             out: str | Path | None = None, report: bool = True, **sweep_options: Any) -> Any:
     """Python API: run a config (path, dict or Config). `engine`: auto (default), event or compiled.
 
     A grid config runs as a sweep and returns its `SweepResult` (see `admf.sweep`; `sweep_options`
-    such as workers, out, top go to it).
+    such as workers, top go to it). `out` (a folder) writes the run directory there, as
+    `admf backtest --out` does (with report.html unless `report=False`); its path is then
+    `result.run_dir`.
     """
     from admf.config.loader import is_grid
+    from admf.runtime.rundir import check_out_dir, write_run
 
     cfg = _as_config(config)
+    if out is not None:
+        check_out_dir(out)
     if is_grid(cfg):
         from admf.research.sweep import sweep
 
+        if out is not None:
+            sweep_options["out"] = out
         return sweep(cfg, start=start, end=end, symbols=symbols, bars=bars, engine=engine, **sweep_options)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
     (variant,) = expand(cfg)
-    return run_engine(variant.config, tl, choose_engine(variant.config, engine), label=variant.label)
+    result = run_engine(variant.config, tl, choose_engine(variant.config, engine), label=variant.label)
+    if out is not None:
+        result.run_dir = write_run([result], cfg, out, report=report and cfg.output.report)
+    return result
 
 
 def _as_config(config: str | Path | dict | Config) -> Config:
@@ -347,4 +436,5 @@ def _as_config(config: str | Path | dict | Config) -> Config:
     return load_config(config)
 
 
-__all__ = ["BacktestResult", "Variant", "backtest", "choose_engine", "load_timeline", "run_engine", "run_variant"]
+__all__ = ["BacktestResult", "Metrics", "Variant", "backtest", "choose_engine", "load_timeline", "run_engine",
+           "run_variant"]

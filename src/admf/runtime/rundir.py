@@ -6,9 +6,13 @@ interrupted run leaves no half-written run directory.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ import pandas as pd
 import yaml
 
 from admf.config.schema import Config
+from admf.core.errors import UserError
 
 SECRET_FIELDS = ("api_key", "secret_key")
 
@@ -24,6 +29,7 @@ SECRET_FIELDS = ("api_key", "secret_key")
 def resolved_config(cfg: Config) -> dict[str, Any]:
     """The config as run, with defaults filled in and secrets redacted."""
     data = cfg.model_dump(mode="json", exclude={"source", "base_dir"})
+    data["data"] = _absolute_data(cfg, data["data"])
     live = data.get("live_trading") or {}
     for key in SECRET_FIELDS:
         if live.get(key):
@@ -35,22 +41,71 @@ def resolved_config(cfg: Config) -> dict[str, Any]:
     return data
 
 
+def _absolute_data(cfg: Config, data: dict[str, Any]) -> dict[str, Any]:
+    """The data section with absolute folders and file paths, so the run's config.yaml reruns from anywhere."""
+    from admf.data.catalog import looks_like_path, resolve
+    from admf.runtime.backtest import resolve_data_dir
+
+    data_dir = resolve_data_dir(cfg)
+    out = dict(data)
+    out["data_dir"] = str(data_dir.resolve())
+    specs = []
+    for spec in data["specs"]:
+        if looks_like_path(spec):
+            with contextlib.suppress(UserError):  # a missing file stays as written
+                spec = str(resolve(spec, data_dir, cfg.base_dir).resolve())
+        specs.append(spec)
+    out["specs"] = specs
+    return out
+
+
+def safe_name(name: str) -> str:
+    """A run name usable as one folder name: no path separators, no leading dots, never empty.
+
+    `name: ../../escape` becomes `escape`, so a run directory never lands outside its folder.
+    """
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII)).strip(".-_")
+    return cleaned[:100] or "run"
+
+
 def new_run_dir(out: str | Path, name: str) -> Path:
+    """The run directory's intended path, `<out>/<name>-<YYYYmmdd-HHMMSS>`; RunWriter makes it unique."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(out) / f"{name}-{stamp}"
-    path, n = base, 2
-    while path.exists():
-        path, n = Path(f"{base}-{n}"), n + 1
-    return path
+    return Path(out) / f"{safe_name(name)}-{stamp}"
+
+
+def check_out_dir(out: str | Path, field: str = "--out") -> None:
+    """Fail now, before a run, when run directories cannot be written under `out` (nothing is created)."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise UserError("is a file, not a folder", field=field, value=str(out),
+                        accepted="a folder for run directories (it is created if missing)")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{probe} is a file, so no folder can be made under it", field=field, value=str(out),
+                        accepted="a folder for run directories")
+    try:
+        with tempfile.TemporaryDirectory(prefix=".admf-probe-", dir=probe):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write in {probe} ({exc.strerror or exc})", field=field, value=str(out),
+                        accepted="a folder you can write in") from None
 
 
 class RunWriter:
-    """Collects files in `<final>.partial` and publishes them with one rename."""
+    """Collects files in a private hidden `.partial` folder and publishes them with one rename.
+
+    The partial folder's name is unique to this writer, and the final name gets a -2, -3, ...
+    suffix when taken, so runs started in the same second (in one process or several) never
+    collide; `final` is the published path after `commit()`.
+    """
 
     def __init__(self, final: Path) -> None:
         self.final = final
-        self.tmp = final.parent / f".{final.name}.partial"
-        self.tmp.mkdir(parents=True, exist_ok=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
 
     def path(self, rel: str) -> Path:
         p = self.tmp / rel
@@ -68,11 +123,29 @@ class RunWriter:
             df.to_csv(p, index=isinstance(df, pd.Series))
 
     def commit(self) -> Path:
-        os.replace(self.tmp, self.final)
-        return self.final
+        base, n = self.final, 2
+        while True:
+            if not self.final.exists():
+                try:
+                    # rename, not replace: it refuses a run directory another run published meanwhile
+                    os.rename(self.tmp, self.final)
+                    return self.final
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+            self.final, n = Path(f"{base}-{n}"), n + 1
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def signals_for_csv(signals: pd.DataFrame) -> pd.DataFrame:
+    """Signal changes with their time as ISO UTC text under `time`, as in every other CSV of a run."""
+    out = signals.copy()
+    if "ts" in out:
+        at = list(out.columns).index("ts")
+        out.insert(at, "time", pd.to_datetime(out.pop("ts").astype("int64"), utc=True))
+    return out
 
 
 def write_result_files(w: RunWriter, result: Any, prefix: str = "", *, report: bool = True) -> None:
@@ -85,13 +158,15 @@ def write_result_files(w: RunWriter, result: Any, prefix: str = "", *, report: b
     w.frame(f"{prefix}orders.csv", result.orders)
     w.frame(f"{prefix}equity.parquet", result.equity)
     if result.signals is not None:
-        w.frame(f"{prefix}signals.csv", result.signals)
+        w.frame(f"{prefix}signals.csv", signals_for_csv(result.signals))
     if len(result.books) > 1:
         books = {bid: b["metrics"] for bid, b in result.books.items()}
         w.text(f"{prefix}books.json", json.dumps(books, indent=2, default=str))
     if report:
+        inputs = result.report_inputs()
+        book_metrics = {bid: b["metrics"] for bid, b in result.books.items()}
         write_html_report(w.path(f"{prefix}report.html"), name=result.label or result.name,
-                          metrics=result.metrics.to_dict(), equity=result.equity, trades=result.trades)
+                          metrics=result.metrics.to_dict(), book_metrics=book_metrics, **inputs)
 
 
 def write_run(results: list[Any], cfg: Config, out: str | Path, *, report: bool = True) -> Path:
