@@ -13,12 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from pydantic import ValidationError
+
 from admf.config.loader import expand
 from admf.config.schema import Config, StrategyEntry
 from admf.core.errors import ConfigError, DataError, UserError
 from admf.data.timeline import Timeline
 from admf.research.signal_store import SignalStore, bars_fingerprint, variant_key
 from admf.runtime.backtest import BacktestResult, _as_config, book_ids, load_timeline, run_variant
+from admf.research.search import SweepRunner
 from admf.strategies.base import Strategy
 from admf.strategies.params import Param
 from admf.strategies.registry import all_strategies, register
@@ -158,4 +162,35 @@ def parse_sweep(items: Sequence[str]) -> dict[str, list[Any]]:
     return out
 
 
-__all__ = ["NAME", "SWEEP_KEYS", "parse_sweep", "replay", "replay_config", "replay_entries", "with_overrides"]
+def replay_sweep(config: str | Path | dict | Config, *, store: str | Path, sweep: Mapping[str, Sequence[Any]],
+                 runner: SweepRunner | None = None, start: str | None = None, end: str | None = None,
+                 symbols: list[str] | None = None, bars: int | None = None) -> pd.DataFrame:
+    """Every combination of the config's grid and the risk/cost `sweep`, on fixed stored signals.
+
+    The results table of a sweep: a column per varied parameter, every metric, `label`.
+    """
+    from admf.config.grid import product
+    from admf.research.search import Combo, event_runner, grid_combos
+
+    for key in sweep:
+        if key not in SWEEP_KEYS:
+            raise UserError("not a replay sweep axis", field="sweep", value=key, accepted=", ".join(SWEEP_KEYS))
+    cfg = _as_config(config)
+    st = SignalStore(store)
+    tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
+    combos = []
+    for c in grid_combos(cfg):
+        base = replay_config(c.config, tl, st)
+        for values in product({k: list(v) for k, v in sweep.items()}):
+            tag = ",".join(f"{k}={v}" for k, v in values.items())
+            label = ";".join(x for x in (c.label if c.params else "", tag) if x) or c.label
+            try:
+                rc = with_overrides(base, values)
+            except ValidationError as exc:
+                raise UserError("invalid sweep value", field="sweep", value=values,
+                                accepted=str(exc.errors()[0].get("msg", ""))) from None
+            combos.append(Combo(label, rc, {**c.params, **values}))
+    return (runner or event_runner)(combos, tl)
+
+
+__all__ = ["NAME", "SWEEP_KEYS", "parse_sweep", "replay", "replay_config", "replay_entries", "replay_sweep", "with_overrides"]

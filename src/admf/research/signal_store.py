@@ -217,8 +217,48 @@ class SignalStore:
         return out
 
 
+_EMPTY = {
+    "signals": "SELECT NULL::VARCHAR AS hash, NULL::TIMESTAMPTZ AS ts, NULL::INTEGER AS bar, NULL::TINYINT AS value, "
+               "NULL::DOUBLE AS price WHERE false",
+    "strategies": "SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS strategy, NULL::BIGINT AS signal_count WHERE false",
+    "runs": "SELECT NULL::VARCHAR AS run_id WHERE false",
+}
+
+
+def query(store: str | Path, sql: str) -> pd.DataFrame:
+    """Run SQL (DuckDB) over a store's views `strategies`, `signals` and `runs`."""
+    import duckdb
+
+    st = SignalStore(store)
+    globs = st.globs()
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        views = dict(_EMPTY)
+        if "signals" in globs:
+            views["signals"] = (r"SELECT regexp_extract(filename, '([0-9a-f]+)\.parquet$', 1) AS hash, ts, bar, value, "
+                                f"price FROM read_parquet('{globs['signals']}', filename=true)")
+        if "index" in globs:
+            # a variant found by several runs has one row per run: keep the latest
+            views["strategies"] = ("SELECT * EXCLUDE (rn_) FROM (SELECT *, row_number() OVER (PARTITION BY hash "
+                                   f"ORDER BY run_id DESC) AS rn_ FROM read_parquet('{globs['index']}', "
+                                   "union_by_name=true)) WHERE rn_ = 1")
+        if "runs" in globs:
+            views["runs"] = f"SELECT * FROM read_parquet('{globs['runs']}', union_by_name=true)"
+        for name, body in views.items():
+            con.execute(f"CREATE VIEW {name} AS {body}")
+        try:
+            return con.execute(sql).df()
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"query failed: {first}", field="SQL", value=sql,
+                            accepted="DuckDB SQL over the views strategies, signals, runs") from None
+    finally:
+        con.close()
+
+
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-__all__ = ["SignalStore", "StoredSignals", "VariantKey", "bars_fingerprint", "new_run_id", "variant_key"]
+__all__ = ["SignalStore", "StoredSignals", "VariantKey", "bars_fingerprint", "new_run_id", "query", "variant_key"]
