@@ -20,9 +20,9 @@ from admf.config.loader import expand
 from admf.config.schema import Config, StrategyEntry
 from admf.core.errors import ConfigError, DataError, UserError
 from admf.data.timeline import Timeline
+from admf.research.search import SweepRunner
 from admf.research.signal_store import SignalStore, bars_fingerprint, variant_key
 from admf.runtime.backtest import BacktestResult, _as_config, book_ids, load_timeline, run_variant
-from admf.research.search import SweepRunner
 from admf.strategies.base import Strategy
 from admf.strategies.params import Param
 from admf.strategies.registry import all_strategies, register
@@ -122,7 +122,7 @@ def with_overrides(cfg: Config, values: Mapping[str, Any]) -> Config:
     entries = []
     risk = {k: v for k, v in values.items() if k in RISK_KEYS}
     for e in cfg.strategies:
-        base = e.risk or RiskConfig()
+        base = e.risk or RiskConfig.model_validate({})
         entries.append(e.model_copy(update={"risk": RiskConfig.model_validate({**base.model_dump(exclude_unset=True),
                                                                               **risk})}) if risk else e)
     ex = cfg.execution
@@ -193,4 +193,5 @@ def replay_sweep(config: str | Path | dict | Config, *, store: str | Path, sweep
     return (runner or event_runner)(combos, tl)
 
 
-__all__ = ["NAME", "SWEEP_KEYS", "parse_sweep", "replay", "replay_config", "replay_entries", "replay_sweep", "with_overrides"]
+__all__ = ["NAME", "SWEEP_KEYS", "parse_sweep", "replay", "replay_config", "replay_entries", "replay_sweep",
+           "with_overrides"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -54,7 +54,10 @@ def event_runner(combos: Sequence[Combo], tl: Timeline) -> pd.DataFrame:
             r = run_variant(c.config, tl, label=c.label)
         except ConfigError:
             continue  # an invalid combination is skipped, not fatal
-        rows.append({**c.params, **r.metrics.to_dict(), "label": c.label})
+        row: dict[str, Any] = {**c.params}
+        row.update({str(k): v for k, v in r.metrics.items()})
+        row["label"] = c.label
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -116,7 +116,7 @@ def generate_batch(cfg: Config, tl: Timeline, wanted: list[Wanted]) -> list[Stor
     entries = [w.entry.model_copy(update={"name": f"v{i}", "symbols": [tl.symbols[w.sym]], "risk": None,
                                           "sizing": None})
                for i, w in enumerate(wanted)]
-    gen = cfg.model_copy(update={"strategies": entries, "risk": RiskConfig(),
+    gen = cfg.model_copy(update={"strategies": entries, "risk": RiskConfig.model_validate({}),
                                  "portfolio": PortfolioConfig(initial_capital=cfg.portfolio.initial_capital)})
     build = BacktestBuild(gen, tl, broker=_NullBroker())
     gates: list[list[bool]] = []
