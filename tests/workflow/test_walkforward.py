@@ -158,6 +158,10 @@ def test_run_directory(tmp_path: Path) -> None:
         table = pd.read_parquet(d / "windows" / f"{i:03d}" / "results.parquet")
         assert len(table) == 1 and {"fast", "sharpe", "label"} <= set(table)
     assert json.loads((d / "metrics.json").read_text())["bars"] == len(res.equity)
+    page = (d / "report.html").read_text()
+    for part in ("In sample vs out of sample", "Stitched out-of-sample equity", "Windows",
+                 "Combinations over all train windows"):
+        assert part in page
 
 
 def test_min_trades_can_leave_a_window_flat(tmp_path: Path) -> None:

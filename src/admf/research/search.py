@@ -58,7 +58,14 @@ def event_runner(combos: Sequence[Combo], tl: Timeline) -> pd.DataFrame:
         row.update({str(k): v for k, v in r.metrics.items()})
         row["label"] = c.label
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=results_columns(combos))
+
+
+def results_columns(combos: Sequence[Combo]) -> list[str]:
+    """The columns of a results table: the varied parameters, every metric, label."""
+    from admf.analytics.metrics import METRIC_KEYS
+
+    return [*(combos[0].params if combos else {}), *METRIC_KEYS, "label"]
 
 
 def grid_combos(cfg: Config) -> list[Combo]:
@@ -159,7 +166,7 @@ def _optuna(combos: list[Combo], tl: Timeline, trials: int, seed: int, objective
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(evaluate, n_trials=trials)
-    return pd.DataFrame([r for r in rows.values() if r])
+    return pd.DataFrame([r for r in rows.values() if r], columns=results_columns(combos))
 
 
 def add_search_arguments(p: Any) -> None:
@@ -186,4 +193,4 @@ def write_results(path: str | Path, table: pd.DataFrame) -> Path:
 
 
 __all__ = ["Combo", "METHODS", "OBJECTIVES", "SweepRunner", "add_search_arguments", "best_row", "event_runner",
-           "grid_combos", "search", "write_results"]
+           "grid_combos", "results_columns", "search", "write_results"]

@@ -153,6 +153,9 @@ class SignalStore:
                 what = "no such directory" if not self.root.exists() else "not a signal store (no store.json)"
                 raise UserError(f"unknown signal store: {what}", field="--store", value=str(root),
                                 accepted="a directory written by `admf signals CONFIG --store DIR`")
+            if self.root.exists() and not self.root.is_dir():
+                raise UserError("not a directory", field="--store", value=str(root),
+                                accepted="a new or empty directory, or an existing signal store")
             if self.root.exists() and any(self.root.iterdir()):
                 raise UserError("not a signal store and not empty; refusing to write into it", field="--store",
                                 value=str(root), accepted="a new or empty directory, or an existing store")
