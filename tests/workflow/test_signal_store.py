@@ -89,11 +89,15 @@ def test_file_layout_and_content(tmp_path: Path) -> None:
     t = pq.read_table(path)
     assert t.column_names == ["ts", "bar", "value", "price"]
     assert str(t.schema.field("ts").type) == "timestamp[ns, tz=UTC]"
-    bar, value, price = (t[c].to_numpy() for c in ("bar", "value", "price"))
+    bar, value = t["bar"].to_numpy(), t["value"].to_numpy()
+    assert str(t.schema.field("price").type) == "decimal128(18, 4)"  # exact: cent prices
+    price = SignalStore(tmp_path / "st").read(h).price
     tl = load_timeline(config_from_dict(c), bars=2000)
     assert row["signal_count"] == len(bar) > 10 and (np.diff(bar) > 0).all()
     assert (np.diff(value) != 0).all() and value[0] != 0  # sparse: a row only where the value changes
     assert np.array_equal(price, tl.close[bar]) and np.array_equal(t["ts"].cast("int64").to_numpy(), tl.ts[bar])
+    sql = query(tmp_path / "st", f"SELECT price FROM signals WHERE hash = '{h}' ORDER BY bar")
+    assert np.array_equal(sql["price"].to_numpy(), tl.close[bar])  # exact through DuckDB too
     assert (row["fast"], row["slow"], json.loads(row["params"])) == (5, 30, {"fast": 5, "slow": 30})
     assert row["bars"] == 2000 and row["days"] == 26
     assert json.loads((tmp_path / "st" / "store.json").read_text())["format"] == 1

@@ -200,8 +200,12 @@ def signals(config: str | Path | dict | Config, *, store: str | Path, start: str
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
     wanted = wanted_variants(cfg, tl)
     todo = [w for w in wanted if not st.has(w.key.hash)]
-    batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(batches)))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    # equal batches, a multiple of the workers, none above BATCH: every worker finishes at about the same time
+    n_batches = n_workers * max(1, -(-len(todo) // (BATCH * n_workers)))
+    size = max(1, -(-len(todo) // n_batches))
+    batches = [todo[i:i + size] for i in range(0, len(todo), size)]
+    n_workers = min(n_workers, len(batches))
     done = 0
     if n_workers > 1 and "fork" in mp.get_all_start_methods():
         global _SHARED

@@ -6,7 +6,8 @@ Layout of a store directory:
     signals/<h[:2]>/<h>.parquet         one file per stored variant, h = its key hash;
                                         columns ts (timestamp[ns, UTC]), bar (int32, row
                                         number within the symbol's bars), value (int8: 1, 0,
-                                        -1), price (float64, the close of the bar at the change)
+                                        -1), price (the close of the bar at the change:
+                                        decimal(18, 4) when exact at 4 decimals, else float64)
     index/<run_id>.parquet              one row per variant a run generated or found: hash,
                                         strategy, symbol, timeframe, direction, constraints,
                                         filter, params (JSON), a column per parameter,
@@ -47,9 +48,22 @@ from admf.strategies.registry import get_strategy
 
 STORE_FORMAT = 1
 MARKER = "store.json"
-SIGNAL_SCHEMA = pa.schema([
-    ("ts", pa.timestamp("ns", tz="UTC")), ("bar", pa.int32()), ("value", pa.int8()), ("price", pa.float64()),
-])
+PRICE_SCALE = 4  # prices exact at 4 decimals are stored as decimal(18, 4), others as float64
+
+
+def _price_column(price: np.ndarray) -> tuple[pa.Array, bool]:
+    """Prices as decimal(18, 4) when that is exact (it packs 2-3 times tighter), else float64."""
+    p = np.asarray(price, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        k = np.round(p * 10**PRICE_SCALE)
+        exact = bool(np.isfinite(k).all() and (np.abs(k) < 2**62).all() and (k / 10**PRICE_SCALE == p).all())
+    if not exact:
+        return pa.array(p, pa.float64()), False
+    ints = k.astype(np.int64)
+    words = np.empty((len(ints), 2), dtype=np.int64)  # decimal128: little-endian low and high words
+    words[:, 0] = ints
+    words[:, 1] = np.where(ints < 0, -1, 0)
+    return pa.Array.from_buffers(pa.decimal128(18, PRICE_SCALE), len(ints), [None, pa.py_buffer(words.tobytes())]), True
 
 
 def _version() -> str:
@@ -132,6 +146,15 @@ class StoredSignals:
     price: np.ndarray
 
 
+def _prices(col: pa.Array) -> np.ndarray:
+    """float64 prices; a decimal column as its integer units / 10^scale (exact; pyarrow's cast is not)."""
+    if not pa.types.is_decimal(col.type):
+        return col.to_numpy()
+    words = col.type.byte_width // 8
+    units = np.frombuffer(col.buffers()[1], dtype=np.int64)[words * col.offset: words * (col.offset + len(col))]
+    return units.reshape(-1, words)[:, 0] / 10**col.type.scale
+
+
 def _atomic_parquet(table: pa.Table, path: Path, **kw: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -177,15 +200,23 @@ class SignalStore:
         return self.path(h).is_file()
 
     def write(self, h: str, sig: StoredSignals) -> None:
+        price, exact = _price_column(sig.price)
         table = pa.table({
-            "ts": pa.array(sig.ts.astype("int64"), pa.int64()).cast(SIGNAL_SCHEMA.field("ts").type),
+            "ts": pa.array(sig.ts.astype("int64"), pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
             "bar": pa.array(sig.bar.astype(np.int32)), "value": pa.array(sig.value.astype(np.int8)),
-            "price": pa.array(sig.price.astype(np.float64)),
-        }, schema=SIGNAL_SCHEMA)
-        # delta encoding: times and bar numbers only grow, so their differences pack tightly
-        _atomic_parquet(table, self.path(h), compression="zstd", use_dictionary=False,
-                        column_encoding={"ts": "DELTA_BINARY_PACKED", "bar": "DELTA_BINARY_PACKED",
-                                         "value": "PLAIN", "price": "BYTE_STREAM_SPLIT"})
+            "price": price,
+        })
+        # times, bar numbers and (exact decimal) prices change little from row to row: delta encoding
+        # packs them; the value column is a run of three symbols, which the dictionary handles best
+        delta = ["ts", "bar", *(["price"] if exact else [])]
+        kw: dict[str, Any] = {"compression": "zstd", "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
+                              "use_dictionary": [c for c in table.column_names if c not in delta]}
+        try:
+            _atomic_parquet(table, self.path(h), **kw, store_decimal_as_integer=True)
+        except TypeError:  # an older pyarrow stores decimals as fixed-length bytes
+            kw["column_encoding"] = dict.fromkeys(["ts", "bar"], "DELTA_BINARY_PACKED")
+            kw["use_dictionary"] = ["value", "price"]
+            _atomic_parquet(table, self.path(h), **kw)
 
     def count(self, h: str) -> int:
         """Number of signal rows of a stored variant (from the file's footer)."""
@@ -199,7 +230,8 @@ class SignalStore:
         t = pq.read_table(p)
         return StoredSignals(bar=t["bar"].to_numpy().astype(np.int64),
                              ts=t["ts"].cast(pa.int64()).to_numpy(),
-                             value=t["value"].to_numpy().astype(np.int64), price=t["price"].to_numpy())
+                             value=t["value"].to_numpy().astype(np.int64),
+                             price=_prices(t["price"].combine_chunks()))
 
     def write_index(self, run_id: str, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -240,7 +272,8 @@ def query(store: str | Path, sql: str) -> pd.DataFrame:
         views = dict(_EMPTY)
         if "signals" in globs:
             views["signals"] = (r"SELECT regexp_extract(filename, '([0-9a-f]+)\.parquet$', 1) AS hash, ts, bar, value, "
-                                f"price FROM read_parquet('{globs['signals']}', filename=true)")
+                                "CAST(price AS DOUBLE) AS price FROM read_parquet("
+                                f"'{globs['signals']}', filename=true, union_by_name=true)")
         if "index" in globs:
             # a variant found by several runs has one row per run: keep the latest
             views["strategies"] = ("SELECT * EXCLUDE (rn_) FROM (SELECT *, row_number() OVER (PARTITION BY hash "
@@ -261,7 +294,7 @@ def query(store: str | Path, sql: str) -> pd.DataFrame:
 
 
 def new_run_id() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + uuid.uuid4().hex[:4]
 
 
 __all__ = ["SignalStore", "StoredSignals", "VariantKey", "bars_fingerprint", "new_run_id", "query", "variant_key"]
