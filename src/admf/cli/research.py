@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.console import Console
-
+from admf.cli.main import _add_run_options, _console
 from admf.core.errors import UserError
 
 COMMANDS = ("signals", "query", "replay", "walkforward")
 DEFAULT_STORE = "signals"
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _window_options(p: argparse.ArgumentParser) -> None:
@@ -47,10 +42,7 @@ def add_research_commands(sub: Any) -> None:
     r.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2",
                    help="vary a risk or cost parameter on the fixed signals (repeatable); "
                         f"KEY: {', '.join(SWEEP_KEYS)}")
-    r.add_argument("--out", help="folder for run directories (default: output.dir of the config, runs/)")
-    r.add_argument("--no-report", action="store_true", help="do not write report.html")
-    r.add_argument("--quiet", action="store_true", help="print only the run directory")
-    _window_options(r)
+    _add_run_options(r)
 
     w = sub.add_parser("walkforward", help="walk-forward: choose on each train window, trade the next test window",
                        epilog="Windows are calendar days (60d) or weeks (8w) on New York session dates.")
@@ -63,10 +55,7 @@ def add_research_commands(sub: Any) -> None:
     w.add_argument("--objective", default="sharpe", help=f"what the choice maximises: {', '.join(OBJECTIVES)}")
     w.add_argument("--min-trades", type=int, default=0, help="a combination needs this many train trades")
     add_search_arguments(w)
-    w.add_argument("--out", help="folder for run directories (default: output.dir of the config, runs/)")
-    w.add_argument("--no-report", action="store_true", help="do not write report.html")
-    w.add_argument("--quiet", action="store_true", help="print only the run directory")
-    _window_options(w)
+    _add_run_options(w)
 
 
 def _symbols(args: argparse.Namespace) -> list[str] | None:
@@ -154,6 +143,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from admf.analytics.tables import format_metrics_table, rank_table
     from admf.research.replay import parse_sweep, replay, replay_sweep
+    from admf.research.search import write_table_run
     from admf.research.signal_store import SignalStore
 
     cfg = _load(args)
@@ -186,26 +176,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 con.print(rank_table(rows, sort_by="sharpe", top=20, title=f"{cfg.name}: {len(rows)} combinations"))
     con.print(f"run directory: {run_dir}" if not args.quiet else str(run_dir))
     return 0
-
-
-def write_table_run(table: Any, cfg: Any, out: str, *, name: str, report: bool, objective: str = "sharpe") -> Any:
-    """A run directory with config.yaml, results.parquet and report.html."""
-    import yaml
-
-    from admf.research.search import write_results
-    from admf.research.sweep_report import write_sweep_report
-    from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
-
-    w = RunWriter(new_run_dir(out, name))
-    try:
-        w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
-        write_results(w.path("results.parquet"), table)
-        if report:
-            write_sweep_report(w.path("report.html"), table, name=cfg.name, objective=objective)
-        return w.commit()
-    except BaseException:
-        w.abort()
-        raise
 
 
 def cmd_walkforward(args: argparse.Namespace) -> int:
@@ -241,4 +211,4 @@ def cmd_walkforward(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["COMMANDS", "add_research_commands", "run_legacy", "run_research", "write_table_run"]
+__all__ = ["COMMANDS", "add_research_commands", "run_legacy", "run_research"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from admf.config.schema import Config
 from admf.core.errors import ConfigError, UserError
 from admf.data.timeline import Timeline
 from admf.runtime.backtest import book_ids, run_variant
+from admf.runtime.rundir import RunWriter
 
 OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "profit_factor")
 METHODS = ("grid", "random", "optuna")
@@ -169,6 +170,35 @@ def _optuna(combos: list[Combo], tl: Timeline, trials: int, seed: int, objective
     return pd.DataFrame([r for r in rows.values() if r], columns=results_columns(combos))
 
 
+def publish_run(out: str | Path, name: str, cfg: Config, fill: Callable[[RunWriter], None]) -> Path:
+    """A run directory holding config.yaml and what `fill` writes, published whole or not at all."""
+    import yaml
+
+    from admf.runtime.rundir import new_run_dir, resolved_config
+
+    w = RunWriter(new_run_dir(out, name))
+    try:
+        w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
+        fill(w)
+        return w.commit()
+    except BaseException:
+        w.abort()
+        raise
+
+
+def write_table_run(table: pd.DataFrame, cfg: Config, out: str | Path, *, name: str, report: bool,
+                    objective: str = "sharpe") -> Path:
+    """The run directory of a sweep: config.yaml, results.parquet, report.html."""
+    from admf.research.sweep_report import write_sweep_report
+
+    def fill(w: RunWriter) -> None:
+        write_results(w.path("results.parquet"), table)
+        if report:
+            write_sweep_report(w.path("report.html"), table, name=cfg.name, objective=objective)
+
+    return publish_run(out, name, cfg, fill)
+
+
 def add_search_arguments(p: Any) -> None:
     """--search, --trials, --seed on an argparse parser (walk-forward; a sweep command may add them)."""
     p.add_argument("--search", choices=METHODS, default="grid",
@@ -193,4 +223,5 @@ def write_results(path: str | Path, table: pd.DataFrame) -> Path:
 
 
 __all__ = ["Combo", "METHODS", "OBJECTIVES", "SweepRunner", "add_search_arguments", "best_row", "event_runner",
-           "grid_combos", "results_columns", "search", "write_results"]
+           "grid_combos", "publish_run", "results_columns", "search", "write_results",
+           "write_table_run"]

@@ -38,12 +38,14 @@ from admf.research.search import (
     check_objective,
     event_runner,
     grid_combos,
+    publish_run,
     search,
     write_results,
 )
 from admf.research.signal_gen import generate_batch, wanted_variants
 from admf.research.signal_store import SignalStore, StoredSignals, bars_fingerprint, variant_key
 from admf.runtime.backtest import BacktestResult, _as_config, load_timeline, run_variant
+from admf.runtime.rundir import RunWriter
 
 NS_DAY = 86_400_000_000_000
 _SPAN = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
@@ -224,13 +226,7 @@ def _run_test(combo: Combo, tl: Timeline, a: int, b: int, c: int, store: SignalS
 
 
 def _write(res: WalkForwardResult, cfg: Config, out: str | Path, objective: str, report: bool) -> Path:
-    import yaml
-
-    from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
-
-    w = RunWriter(new_run_dir(out, f"{cfg.name}-wf"))
-    try:
-        w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
+    def fill(w: RunWriter) -> None:
         w.frame("windows.csv", res.windows)
         w.frame("trades.csv", res.trades)
         w.frame("equity.parquet", res.equity)
@@ -241,10 +237,8 @@ def _write(res: WalkForwardResult, cfg: Config, out: str | Path, objective: str,
             from admf.research.sweep_report import write_walkforward_report
 
             write_walkforward_report(w.path("report.html"), res, name=cfg.name, objective=objective)
-        return w.commit()
-    except BaseException:
-        w.abort()
-        raise
+
+    return publish_run(out, f"{cfg.name}-wf", cfg, fill)
 
 
 __all__ = ["Window", "WalkForwardResult", "make_windows", "parse_span", "slice_timeline", "walkforward"]
