@@ -115,3 +115,32 @@ def test_event_runner_rows_follow_the_combinations() -> None:
     combos = grid_combos(c)
     t = event_runner(combos[:2], tl)
     assert list(t["label"]) == [combos[0].label, combos[1].label]
+
+
+def test_every_search_works_in_walk_forward() -> None:
+    from admf.research.walkforward import walkforward
+
+    c = cfg({"sma_crossover": {"fast": [5, 10], "slow": [30, 60]}, "constraints": "intraday"})
+    methods = [("random", 2)] + ([("optuna", 3)] if _has_optuna() else [])
+    for method, trials in methods:
+        res = walkforward(c, split=0.6, method=method, trials=trials, seed=4)
+        assert 1 <= len(res.results[0]) <= trials and res.windows["label"].iloc[0] in set(res.results[0]["label"])
+
+
+def _has_optuna() -> bool:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_package_level_api(tmp_path: Path) -> None:
+    import admf
+    from admf.runtime.backtest import BacktestResult
+
+    c = cfg({"bollinger_bands": {}})
+    stored = admf.signals(c, store=tmp_path / "st", bars=1500)
+    assert stored.generated == 1
+    assert isinstance(admf.replay(c, store=tmp_path / "st", bars=1500), BacktestResult)
+    assert len(admf.walkforward(cfg({"bollinger_bands": {"period": [10, 20]}}), split=0.5, bars=3000).windows) == 1
