@@ -146,3 +146,13 @@ def test_bad_sql_is_one_clear_error(tmp_path: Path) -> None:
     assert "\n" not in str(e.value)
     with pytest.raises(UserError, match="query failed: Catalog Error"):
         query(tmp_path / "st", "SELECT * FROM nope")
+
+
+def test_one_or_two_worker_processes_store_the_same_files(tmp_path: Path) -> None:
+    grid = cfg({"bollinger_bands": {"period": [10, 20, 30], "std_dev": [1.5, 2.0]}, "constraints": "intraday"})
+    for n in (1, 2):
+        signals(grid, store=tmp_path / f"w{n}", bars=2000, workers=n)
+    files = [sorted((tmp_path / f"w{n}" / "signals").rglob("*.parquet")) for n in (1, 2)]
+    assert [p.name for p in files[0]] == [p.name for p in files[1]] and len(files[0]) == 6
+    for a, b in zip(*files, strict=True):
+        assert pq.read_table(a).equals(pq.read_table(b))

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -137,6 +137,12 @@ def generate_batch(cfg: Config, tl: Timeline, wanted: list[Wanted]) -> list[Stor
     return out
 
 
+class SignalSource(Protocol):
+    def __call__(self, cfg: Config, tl: Timeline, wanted: list[Wanted]) -> list[StoredSignals]:
+        """The sparse effective signals of each wanted variant on these bars, in order (see the module doc)."""
+        ...
+
+
 def _recording(fn: Callable[..., bool], log: list[bool]) -> Callable[..., bool]:
     def gate(signal: int, o: float, h: float, l: float, c: float, v: float) -> bool:
         ok = fn(signal, o, h, l, c, v)
@@ -146,12 +152,13 @@ def _recording(fn: Callable[..., bool], log: list[bool]) -> Callable[..., bool]:
     return gate
 
 
-_SHARED: tuple[Config, Timeline] | None = None  # set before forking workers, read by _work
+_SHARED: tuple[Config, Timeline, SignalSource] | None = None  # set before forking workers, read by _work
 
 
 def _work(wanted: list[Wanted]) -> list[StoredSignals]:
     assert _SHARED is not None
-    return generate_batch(_SHARED[0], _SHARED[1], wanted)
+    cfg, tl, source = _SHARED
+    return source(cfg, tl, wanted)
 
 
 @dataclass
@@ -192,8 +199,13 @@ def _index_row(w: Wanted, run_id: str, count: int, tl: Timeline, span: tuple[int
 
 def signals(config: str | Path | dict | Config, *, store: str | Path, start: str | None = None,
             end: str | None = None, symbols: list[str] | None = None, bars: int | None = None,
-            workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> SignalsResult:
-    """Generate and store the signals of every variant of a config; what the store holds is skipped."""
+            workers: int | None = None, progress: Callable[[int, int], None] | None = None,
+            source: SignalSource = generate_batch) -> SignalsResult:
+    """Generate and store the signals of every variant of a config; what the store holds is skipped.
+
+    `source` computes the signals of a batch of variants: the event engine's strategies and slots
+    by default; a compiled engine that gives the same effective signals plugs in here.
+    """
     t0 = time.perf_counter()
     cfg = _as_config(config)
     st = SignalStore(store, create=True)
@@ -209,7 +221,7 @@ def signals(config: str | Path | dict | Config, *, store: str | Path, start: str
     done = 0
     if n_workers > 1 and "fork" in mp.get_all_start_methods():
         global _SHARED
-        _SHARED = (cfg, tl)
+        _SHARED = (cfg, tl, source)
         try:
             with cf.ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) as pool:
                 for batch, result in zip(batches, pool.map(_work, batches), strict=True):
@@ -218,7 +230,7 @@ def signals(config: str | Path | dict | Config, *, store: str | Path, start: str
             _SHARED = None
     else:
         for batch in batches:
-            done = _write(st, batch, generate_batch(cfg, tl, batch), done, len(todo), progress)
+            done = _write(st, batch, source(cfg, tl, batch), done, len(todo), progress)
     run_id = new_run_id()
     spans = {}
     for k in range(len(tl.symbols)):
@@ -247,4 +259,4 @@ def _write(st: SignalStore, batch: list[Wanted], result: list[StoredSignals], do
     return done
 
 
-__all__ = ["SignalsResult", "effective_signals", "generate_batch", "signals", "wanted_variants"]
+__all__ = ["SignalSource", "SignalsResult", "effective_signals", "generate_batch", "signals", "wanted_variants"]
