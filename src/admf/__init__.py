@@ -24,4 +24,25 @@ def sweep(*args: Any, **kwargs: Any) -> Any:
     return _sweep(*args, **kwargs)
 
 
-__all__ = ["__version__", "backtest", "sweep"]
+def signals(*args: Any, **kwargs: Any) -> Any:
+    """Generate and store a config's signals; see `admf.research.signal_gen.signals`."""
+    from admf.research.signal_gen import signals as _signals
+
+    return _signals(*args, **kwargs)
+
+
+def replay(*args: Any, **kwargs: Any) -> Any:
+    """Backtest a config on its stored signals; see `admf.research.replay.replay`."""
+    from admf.research.replay import replay as _replay
+
+    return _replay(*args, **kwargs)
+
+
+def walkforward(*args: Any, **kwargs: Any) -> Any:
+    """Walk-forward analysis of a config's grid; see `admf.research.walkforward.walkforward`."""
+    from admf.research.walkforward import walkforward as _walkforward
+
+    return _walkforward(*args, **kwargs)
+
+
+__all__ = ["__version__", "backtest", "replay", "signals", "sweep", "walkforward"]

@@ -157,18 +157,6 @@ def test_legacy_optimize_without_a_grid_says_so(cli, tmp_path: Path) -> None:
     assert (only_run_dir(tmp_path / "runs", "bollinger") / "metrics.json").is_file()
 
 
-@pytest.mark.parametrize(
-    ("flag", "name"),
-    [("-sg", "--signal-generation"), ("--signal-replay", "--signal-replay")],
-)
-def test_legacy_flags_of_a_later_feature_say_so(flag: str, name: str, cli, tmp_path: Path) -> None:
-    res = cli("--config", BOLLINGER, flag, cwd=tmp_path)
-    assert res.returncode == 2
-    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    assert name in res.stderr and "research feature" in res.stderr and "not available" in res.stderr
-    assert not (tmp_path / "runs").exists()
-
-
 def test_legacy_alpaca_on_a_sync_config_warns_and_backtests(cli, tmp_path: Path) -> None:
     res = cli("--config", BOLLINGER, "-a", "--bars", 300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -221,7 +221,7 @@ def write_html_report(
             continue
         parts.append(f"<h2>{html.escape(title)}</h2>" + ('<div class="grid">' if grid else ""))
         for div_id in ids:
-            parts.append(_figure_html(figs[div_id], div_id))
+            parts.append(figure_html(figs[div_id], div_id))
         parts.append("</div>" if grid else "")
     parts.append("<h2>Trades</h2>")
     if trades.empty:
@@ -232,7 +232,7 @@ def write_html_report(
         parts.append('<div id="admf-trades"></div>' + packed_script("admf-trades-data", pack(table.encode())))
         parts.append(f"<script>{_TABLE_JS}</script>")
     # plotly.js last: the metrics and the table show while the browser unpacks it
-    parts.append(packed_script("admf-plotly", packed_plotly()) + f"<script>{_DRAW_JS}</script>")
+    parts.append(plotly_scripts())
     payload = metrics_to_json(dict(metrics), indent=None).replace("</", "<\\/")
     parts.append(f'<script id="admf-metrics" type="application/json">{payload}</script>')
     parts.append("</body></html>")
@@ -240,9 +240,17 @@ def write_html_report(
     return out
 
 
-def _figure_html(fig: Any, div_id: str) -> str:
-    """A div, and the figure's JSON packed in <div id>-json (the draw script reads it)."""
+def figure_html(fig: Any, div_id: str) -> str:
+    """A div, and the figure's JSON packed in <div id>-json (the draw script reads it).
+
+    A page of such divs needs `UNPACK_JS` in its head and `plotly_scripts()` at the end of its body.
+    """
     return f'<div id="{div_id}" class="admf-chart"></div>' + packed_script(f"{div_id}-json", pack(figure_json(fig)))
+
+
+def plotly_scripts() -> str:
+    """plotly.js, packed, and the script that draws every `figure_html` div once it is unpacked."""
+    return packed_script("admf-plotly", packed_plotly()) + f"<script>{_DRAW_JS}</script>"
 
 
 # drawn once the page is laid out (this script is last), so each chart takes the width of its

@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from admf.config.schema import Config
 
 LEGACY_FLAGS = ("backtest", "signal_generation", "signal_replay", "optimize", "alpaca")
-LEGACY_LATER = {
-    "signal_generation": "--signal-generation (signal generation and replay) comes with the research feature",
-    "signal_replay": "--signal-replay comes with the research feature (signal generation and replay)",
-}
 
 
 # `python main.py --config X` takes every option of `admf backtest X` (same help, `legacy_` dests)
@@ -60,8 +56,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", dest="legacy_config",
                    help="legacy form: run this config (same as `admf backtest CONFIG`)")
     p.add_argument("--backtest", "-bt", action="store_true", help="legacy: run a backtest (the default)")
-    p.add_argument("--signal-generation", "-sg", action="store_true", help="legacy: generate signals (later)")
-    p.add_argument("--signal-replay", "-sr", action="store_true", help="legacy: replay signals (later)")
+    p.add_argument("--signal-generation", "-sg", action="store_true",
+                   help="legacy: store the config's signals in signals/ (admf signals CONFIG)")
+    p.add_argument("--signal-replay", "-sr", action="store_true",
+                   help="legacy: backtest on the signals stored in signals/ (admf replay CONFIG)")
     p.add_argument("--optimize", "-opt", action="store_true",
                    help="legacy: run the parameter grid of the config and rank it (what a grid config does)")
     p.add_argument("--alpaca", "-a", action="store_true", help="legacy: trade the config live on Alpaca")
@@ -109,6 +107,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     d.add_argument("--bars", type=int, default=120, help="live bars to trade before stopping")
     d.add_argument("--speed", type=float, default=600.0, help="replay speed of the emulator's clock")
     d.add_argument("--out", help="folder for the run directory (default: runs)")
+
+    from admf.cli.research import add_research_commands
+
+    add_research_commands(sub)
     return p
 
 
@@ -186,14 +188,19 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from admf.cli.live import run_demo
 
         return run_demo(args, _console())
+    if cmd in ("signals", "query", "replay", "walkforward"):
+        from admf.cli.research import run_research
+
+        return run_research(args)
     parser.print_help()
     return 2
 
 
 def _legacy(args: argparse.Namespace) -> int:
-    for flag, msg in LEGACY_LATER.items():
-        if getattr(args, flag):
-            raise UserError(f"{msg}; not available in this build", field=f"--{flag.replace('_', '-')}")
+    if args.signal_generation or args.signal_replay:
+        from admf.cli.research import run_legacy
+
+        return run_legacy(args)
     if args.alpaca:
         from admf.cli.live import run_live
         from admf.config.loader import load_config
