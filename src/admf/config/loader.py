@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import ValidationError
@@ -68,7 +68,7 @@ def read_yaml(text: str, file: str | None = None) -> Any:
         loader.dispose()
 
 
-def _fail(msg: str, file: str | None, field: str, value: Any = None, accepted: str | None = None) -> None:
+def _fail(msg: str, file: str | None, field: str, value: Any = None, accepted: str | None = None) -> NoReturn:
     raise ConfigError(msg, file=file, field=field, value=value, accepted=accepted)
 
 

@@ -117,10 +117,11 @@ def generate_minutes(
     opens = np.array([s.open_ns for s in sessions], dtype=np.int64)
     ts = (opens[:, None] + np.arange(m, dtype=np.int64) * NS_PER_MINUTE).ravel()
     closes = np.repeat(np.array([s.close_ns for s in sessions], dtype=np.int64), m)
-    keep = ts < closes
-    if keep.all():
+    in_session = ts < closes
+    if in_session.all():
         return BarFrame(ts, open_, high, low, close, volume, symbol=symbol, timeframe="1m")
-    return BarFrame(ts[keep], open_[keep], high[keep], low[keep], close[keep], volume[keep], symbol=symbol,
+    k = in_session
+    return BarFrame(ts[k], open_[k], high[k], low[k], close[k], volume[k], symbol=symbol,
                     timeframe="1m")
 
 
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         help="SYMBOL_TF to write, repeatable (default: the shipped SPY_5m and QQQ_5m)",
     )
     args = ap.parse_args(argv)
-    specs = SHIPPED
+    specs: tuple[tuple[str, str], ...] = SHIPPED
     if args.spec:
         from admf.data.timeframe import parse_symbol_spec
 

@@ -190,7 +190,7 @@ class Broker:
         if o.type in ("limit", "stop_limit"):
             px = o.limit_price
         elif o.type == "stop":
-            px = max(o.stop_price, self.price(o.symbol) or ZERO)
+            px = max(o.stop_price or ZERO, self.price(o.symbol) or ZERO)
         else:
             px = self.price(o.symbol)
         return qty * (px or ZERO)
@@ -311,7 +311,7 @@ class Broker:
         for o in self.open_by_symbol.get(symbol, ()):
             # a stop-loss leg holds the same shares as its take-profit sibling: count them once
             if o.side == closing_side and o.is_open and o.qty is not None and o.leg != groups.STOP_LOSS:
-                held += o.remaining()
+                held += o.remaining() or ZERO
         return held
 
     def _qty_available(self, symbol: str) -> Decimal:
@@ -406,7 +406,7 @@ class Broker:
             need = o.qty
             if need is None:
                 px = self.price(o.symbol) or ZERO
-                need = q9((o.notional / px).quantize(Decimal("1e-9"), ROUND_DOWN)) if px else ZERO
+                need = q9(((o.notional or ZERO) / px).quantize(Decimal("1e-9"), ROUND_DOWN)) if px else ZERO
             if need > avail:
                 raise forbidden(
                     f"insufficient qty available for order (requested: {dstr(need)}, available: {dstr(avail)})",
@@ -517,7 +517,8 @@ class Broker:
                     continue
                 cp = fdec(s.c[i])
                 marketable = o.type == "market" or (
-                    o.type == "limit" and (cp <= o.limit_price if o.buy else cp >= o.limit_price))
+                    o.type == "limit" and o.limit_price is not None
+                    and (cp <= o.limit_price if o.buy else cp >= o.limit_price))
                 px = cp if marketable else None
                 now = self.clock.stamp()
                 if px is not None:
@@ -562,7 +563,7 @@ class Broker:
               bar_volume: float | None = None) -> None:
         rem = o.remaining()
         if rem is None:  # notional: shares bought with what is left of the dollars
-            left = o.notional - o.filled_value
+            left = (o.notional or ZERO) - o.filled_value
             rem = (left / price).quantize(Decimal("1e-9"), ROUND_DOWN)
             if rem <= 0:
                 self._cancel(o, now)
@@ -612,7 +613,7 @@ class Broker:
             "cum_qty": dstr(o.filled_qty),
             "order_status": o.status,
         }
-        self.activity_index[act["id"]] = len(self.activities)
+        self.activity_index[str(act["id"])] = len(self.activities)
         self.activities.append(act)
         self.new_activities.append(act)
         self.emit(event, o, {
@@ -814,7 +815,7 @@ class Broker:
         if cid is not None:
             new_body["client_order_id"] = cid
         q = dec(new_body["qty"], "qty")
-        if q != q.to_integral_value() and old.qty == old.qty.to_integral_value():
+        if q != q.to_integral_value() and old.qty is not None and old.qty == old.qty.to_integral_value():
             raise unprocessable("qty must be integer")
         new = self._validate(new_body)
         # The replacement is checked as if the old order were gone (its hold is released), and with

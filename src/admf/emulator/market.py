@@ -89,7 +89,7 @@ def load_file(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         ts = pd.to_datetime(df[picked["t"]], utc=True)
     except Exception:
         raise DataError("unparseable timestamps", file=str(p), field=str(picked["t"])) from None
-    t = ts.astype("int64").to_numpy() if ts.dtype.unit == "ns" else ts.dt.as_unit("ns").astype("int64").to_numpy()
+    t = ts.dt.as_unit("ns").astype("int64").to_numpy()
     data = {"t": t}
     for key in "ohlc":
         data[key] = pd.to_numeric(df[picked[key]], errors="coerce").to_numpy(dtype=np.float64)
@@ -130,7 +130,7 @@ def _finish(symbol: str, d: dict[str, np.ndarray]) -> Series:
 
 def rth_grid(start: date, days: int, tf_ns: int = MINUTE_NS) -> np.ndarray:
     """Bar starts covering the regular sessions of `days` trading days from `start`."""
-    out = []
+    out: list[np.ndarray] = []
     d = start
     while len(out) < days:
         s = cal.session(d)

@@ -115,7 +115,7 @@ class Order:
             return self.stop_price
         if self.trail_price is not None:
             return self.hwm - self.trail_price if not self.buy else self.hwm + self.trail_price
-        pct = self.trail_percent / HUNDRED
+        pct = (self.trail_percent or ZERO) / HUNDRED
         raw = self.hwm * (ONE - pct) if not self.buy else self.hwm * (ONE + pct)
         return raw.quantize(CENT) if raw >= ONE else raw.quantize(Decimal("0.0001"))
 

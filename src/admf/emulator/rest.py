@@ -78,7 +78,8 @@ class TradingApi:
                                  status=f["status"])
         await asyncio.sleep(f["timeout"])
         with contextlib.suppress(Exception):
-            request.transport.abort()
+            if request.transport is not None:
+                request.transport.abort()
         raise asyncio.CancelledError
 
     async def account(self, request: web.Request) -> web.Response:

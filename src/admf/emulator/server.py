@@ -504,7 +504,7 @@ class EmulatorServer:
             "speed": self.clock.speed,
             "bars_played": m.pos,
             "bars_total": len(m.times),
-            "current_bar": iso_us(m.current_start()) if m.current_start() is not None else None,
+            "current_bar": None if (start := m.current_start()) is None else iso_us(start),
             "timeframe_seconds": m.tf_ns // NS,
             "symbols": list(self.cfg.symbols),
             "prices": {s: self.market.price(s) for s in m.series},

@@ -151,7 +151,8 @@ class TradeHub:
                     self._send(conn, {"stream": "error", "data": {"error": "invalid syntax"}})
                     continue
                 action = m.get("action")
-                data = m.get("data") if isinstance(m.get("data"), dict) else {}
+                raw = m.get("data")
+                data: dict[str, Any] = raw if isinstance(raw, dict) else {}
                 if action in ("authenticate", "auth"):
                     key = data.get("key_id", m.get("key"))
                     secret = data.get("secret_key", m.get("secret"))

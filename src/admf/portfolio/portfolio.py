@@ -101,7 +101,7 @@ class Portfolio:
             self.lots[sym] = Lot(remaining, px, fill.ts, bar, fee - exit_cost)
         return True
 
-    def equity_curve(self, sym: np.ndarray, close: np.ndarray) -> np.ndarray:
+    def equity_curve(self, sym: np.ndarray | None, close: np.ndarray) -> np.ndarray:
         """Equity at every row of a timeline, each symbol marked at its latest close."""
         n = len(close)
         cash = np.full(n, self.initial_cash)
@@ -128,7 +128,7 @@ class Portfolio:
         return cash + equity
 
 
-def _last_close(sym: np.ndarray, close: np.ndarray, k: int) -> np.ndarray:
+def _last_close(sym: np.ndarray | None, close: np.ndarray, k: int) -> np.ndarray:
     """The close of symbol k carried forward over every row of the timeline."""
     if sym is None or len(sym) == 0 or (sym == k).all():
         return close
