@@ -82,3 +82,8 @@ def test_live_with_an_unknown_override_is_one_clear_error(tmp_path: Path) -> Non
     with pytest.raises(UserError, match="no config section 'nonsense'"):
         admf.live({"name": "x", "data": "SPY_1m", "strategy": [{"sma_crossover": {"fast": 2, "slow": 5}}]},
                   nonsense={"a": 1})
+
+
+def test_live_on_the_simulated_broker_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="admf.live needs a live broker"):
+        admf.live({"name": "x", "data": "SPY_1m", "strategy": [{"sma_crossover": {"fast": 2, "slow": 5}}]})

@@ -71,6 +71,8 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
             runner = start_live_runner(cfg, paper=paper, confirm_live=getattr(args, "confirm_live", False),
                                        endpoints=endpoints, journal_path=getattr(args, "journal", None),
                                        settings=settings)
+        except UserError:
+            raise  # one line, exit 2 (by the CLI)
         except BrokerError as exc:
             console.print(f"[bold red]the live session could not start:[/] {exc}", markup=True, highlight=False)
             return EXIT_ERROR
@@ -80,10 +82,12 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
             # the URL once, to the person at the terminal (it carries the token off loopback)
             console.print(f"dashboard: {dashboard.url}", highlight=False, soft_wrap=True)
         status = StatusLine(console)
-        code, stopped_by, out = drive(session, runner, cfg, started, history=EquityHistory(),
-                                      on_tick=lambda: status.update(session.status_line()), dashboard=dashboard,
-                                      max_bars=max_bars, duration=duration)
-        status.close(session.status_line())
+        try:
+            code, stopped_by, out = drive(session, runner, cfg, started, history=EquityHistory(),
+                                          on_tick=lambda: status.update(session.status_line()),
+                                          dashboard=dashboard, max_bars=max_bars, duration=duration)
+        finally:
+            status.close(session.status_line())
     finally:
         if dashboard is not None:
             dashboard.stop()

@@ -88,6 +88,7 @@ class LiveHandle:
         self.session: LiveSession | None = None
         self.run_dir: Path | None = None
         self.stopped_by: str | None = None
+        self.exit_code: int | None = None  # as `admf live` would exit: 0, 1 (an error), 3 (kill switch)
         self.error: BaseException | None = None
         self.history = EquityHistory()
         self._status: dict[str, Any] = {}
@@ -160,6 +161,9 @@ class LiveHandle:
         if t is not None:
             t.join(timeout)
         self._finish_cleanup()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
         return self.run_dir
 
     # -- the session thread ------------------------------------------------------------------
@@ -178,8 +182,12 @@ class LiveHandle:
         assert session is not None
         self._tick()
         self._ready.set()
-        _, self.stopped_by, self.run_dir = drive(session, self._runner, self.cfg, self._started, history=self.history,
-                                on_tick=self._tick, stop=self._stop, dashboard=self.dashboard)
+        try:
+            self.exit_code, self.stopped_by, self.run_dir = drive(
+                session, self._runner, self.cfg, self._started, history=self.history, on_tick=self._tick,
+                stop=self._stop, dashboard=self.dashboard)
+        except BaseException as exc:  # the run directory could not be written: stop() raises it
+            self.error = exc
         self._tick()
 
     def _tick(self) -> None:
@@ -271,15 +279,16 @@ def _serve(dashboard: int | None, host: str) -> Any:
     return d
 
 
-def live(config: Any, *, start: bool = True, dashboard: int | None = None, dashboard_host: str = "127.0.0.1",
-         base_url: str | None = None, data_url: str | None = None,
-         stream_url: str | None = None, data_stream_url: str | None = None, journal: str | Path | None = None,
+def live(config: Any, *, broker: str | None = None, start: bool = True, dashboard: int | None = None,
+         dashboard_host: str = "127.0.0.1", base_url: str | None = None, data_url: str | None = None, stream_url: str | None = None, data_stream_url: str | None = None, journal: str | Path | None = None,
          **overrides: Any) -> LiveHandle:
-    """A paper session of `config` (path, dict or Config) as a started `LiveHandle` (with the
+    """A paper session of `config` (path, dict or Config) on its `execution.broker` (or `broker`)
+    as a started `LiveHandle` (with the
     dashboard on port `dashboard` if given; `handle.dashboard.url`). Keyword
     overrides replace config sections, merged key by key (e.g. `live_trading={"max_position": 5}`)."""
+    from admf.config.schema import broker_names
     from admf.runtime.backtest import _as_config
-    from admf.runtime.factory import Endpoints, switch_to_alpaca
+    from admf.runtime.factory import Endpoints, switch_broker
 
     cfg = _as_config(config)
     for key, value in overrides.items():
@@ -290,7 +299,11 @@ def live(config: Any, *, start: bool = True, dashboard: int | None = None, dashb
             raise UserError(f"admf.live: no config section {key!r}", field=key,
                             accepted=", ".join(type(cfg).model_fields))
         cfg = cfg.model_copy(update={key: value})
-    cfg, _ = switch_to_alpaca(cfg)
+    if broker is not None:
+        cfg, _ = switch_broker(cfg, broker)
+    if cfg.execution.broker not in broker_names():
+        raise UserError("admf.live needs a live broker: set execution.broker in the config or pass broker=",
+                        field="execution.broker", value=cfg.execution.broker, accepted=", ".join(broker_names()))
     cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"execution_mode": "async"})})
     dash = _serve(dashboard, dashboard_host)
     h = LiveHandle(cfg, endpoints=Endpoints(base_url, data_url, stream_url, data_stream_url), journal=journal,
