@@ -280,7 +280,8 @@ def _serve(dashboard: int | None, host: str) -> Any:
 
 
 def live(config: Any, *, broker: str | None = None, start: bool = True, dashboard: int | None = None,
-         dashboard_host: str = "127.0.0.1", base_url: str | None = None, data_url: str | None = None, stream_url: str | None = None, data_stream_url: str | None = None, journal: str | Path | None = None,
+         dashboard_host: str = "127.0.0.1", base_url: str | None = None, data_url: str | None = None,
+         stream_url: str | None = None, data_stream_url: str | None = None, journal: str | Path | None = None,
          **overrides: Any) -> LiveHandle:
     """A paper session of `config` (path, dict or Config) on its `execution.broker` (or `broker`)
     as a started `LiveHandle` (with the
