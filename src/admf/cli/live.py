@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from admf.core.errors import BrokerError, UserError
+from admf.runtime.live_run import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EquityHistory,
+    drive,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from admf.config.schema import Config
-    from admf.runtime.handle import EquityHistory
-    from admf.runtime.rundir import RunWriter
 
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,17 +40,8 @@ def add_dashboard_arguments(p: argparse.ArgumentParser) -> None:
                    help="address the dashboard binds to (anything but loopback needs the printed token)")
 
 
-# Exit codes of `admf live` (README "Live trading"): every one of them ends with the journal
-# closed and the run directory written, except 2, which sends nothing and writes nothing.
-EXIT_OK = 0  # stopped as asked: --max-bars, --duration, the dashboard's stop button
-EXIT_ERROR = 1  # a runtime failure ended the session (one line on stderr says which)
-EXIT_KILLED = 3  # the kill switch (daily_loss_limit) tripped: open orders cancelled, no new ones
-EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells expect
-
-
 def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) -> int:
     from admf.runtime.factory import Endpoints, start_live_runner
-    from admf.runtime.handle import EquityHistory, drive
 
     if getattr(args, "live", False) and not getattr(args, "confirm_live", False):
         raise UserError("live trading with real money needs --live --i-understand-this-is-real", field="--live")
@@ -149,65 +142,6 @@ class StatusLine:
             self.view = None
         else:
             self.console.print(line, highlight=False, soft_wrap=True)
-
-
-def write_live_run(cfg: Config, session: Any, started: float, *, stopped_by: str = "end", exit_code: int = 0,
-                   history: EquityHistory | None = None) -> Path:
-    """The live run directory: resolved config, fills, trades, the audit trail, a summary and,
-    with the session's equity `history`, metrics.json and report.html."""
-    import pandas as pd
-    import yaml
-
-    from admf.runtime.backtest import _fills_frame, _trades_frame
-    from admf.runtime.rundir import RunWriter, new_run_dir, resolved_config
-
-    name = cfg.name if cfg.name.endswith("live") else f"{cfg.name}-live"
-    w = RunWriter(new_run_dir(cfg.output.dir, name))
-    try:
-        w.text("config.yaml", yaml.safe_dump(resolved_config(cfg), sort_keys=False))
-        w.frame("fills.csv", _fills_frame(session.books))
-        w.frame("trades.csv", _trades_frame(session.books))
-        audit = session.audit
-        w.text("audit.log", "".join(audit.line(r) + "\n" for r in audit.records))
-        if cfg.live_trading.audit_jsonl:
-            w.text("audit.jsonl", "".join(json.dumps(r) + "\n" for r in audit.records))
-        summary = {
-            "started": pd.Timestamp(started, unit="s", tz="UTC").isoformat(), "bars": session.stats.bars,
-            "fills": session.stats.fills, "duplicate_fills_ignored": session.stats.duplicate_fills,
-            "equity": session.equity(), "cash": session.cash(), "positions": session.positions(),
-            "refused_orders": [{"client_order_id": c, "reason": r} for c, r in session.broker.refused],
-            "kill_switch": session.guard.kill_reason or None,
-            "stopped_by": stopped_by, "exit_code": exit_code,
-        }
-        w.text("summary.json", json.dumps(summary, indent=2))
-        if history is not None:
-            write_live_report(w, cfg, session, history, name)
-        return w.commit()
-    except BaseException:
-        w.abort()
-        raise
-
-
-def write_live_report(w: RunWriter, cfg: Config, session: Any, history: EquityHistory, name: str) -> None:
-    """metrics.json, equity.parquet and report.html of a live session, as a backtest has them."""
-    import pandas as pd
-
-    from admf.analytics.metrics import compute_metrics, metrics_to_json
-    from admf.analytics.report import write_html_report
-    from admf.runtime.backtest import _trades_frame
-
-    initial = sum(b.initial_cash for b in session.books.values())
-    equity = pd.Series(history.equity, index=pd.to_datetime(pd.Series(history.ts, dtype="int64"), utc=True),
-                       name="equity", dtype="float64")
-    if not len(equity):  # no live bar: one point at the start, so the files exist and say so
-        equity = pd.Series([session.equity()], index=pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")]),
-                           name="equity")
-    trades = _trades_frame(session.books)
-    metrics = compute_metrics(equity, trades, initial_capital=initial or float(equity.iloc[0]))
-    w.text("metrics.json", metrics_to_json(metrics))
-    w.frame("equity.parquet", equity.to_frame())
-    if cfg.output.report:
-        write_html_report(w.path("report.html"), name=name, metrics=metrics, equity=equity, trades=trades)
 
 
 def run_demo(args: Any, console: Console) -> int:

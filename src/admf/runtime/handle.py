@@ -23,56 +23,9 @@ from pydantic import BaseModel
 from admf.config.schema import Config
 from admf.core.errors import UserError
 from admf.runtime.live import LiveSession
+from admf.runtime.live_run import EquityHistory, drive, session_state
 
-__all__ = ["EquityHistory", "LiveHandle", "StopRequested", "demo", "demo_config", "live", "session_state"]
-
-RECENT_FILLS = 50
-
-
-class StopRequested(Exception):  # noqa: N818 - a request, not an error
-    """Raised from a tick callback to end LiveSession.run the way Ctrl-C does."""
-
-
-def session_state(session: LiveSession, *, name: str = "", stopping: bool = False) -> dict[str, Any]:
-    """A JSON-ready snapshot of a session (the dashboard's `/api/state`, a handle's `status`)."""
-    last = session.stats.last_bar
-    orders = []
-    for bo in list(session.broker.book_orders.values()):
-        if bo.settled:
-            continue
-        r = bo.request
-        orders.append({"client_order_id": r.client_order_id, "symbol": r.symbol, "side": r.side.value,
-                       "qty": r.qty, "filled": bo.filled_qty, "type": r.order_type.value,
-                       "status": bo.parts[-1].status.value})
-    fills = sorted((f for b in session.books.values() for f in b.fills[-RECENT_FILLS:]), key=lambda f: f.ts)
-    return {
-        "name": name or session.cfg.name, "ts": last.ts if last is not None else time.time_ns(),
-        "equity": session.equity(), "cash": session.cash(), "bars": session.stats.bars,
-        "positions": session.positions(), "orders": orders,
-        "fills": [{"ts": f.ts, "symbol": f.symbol, "side": f.side.value, "qty": f.qty, "price": f.price,
-                   "client_order_id": f.client_order_id} for f in fills[-RECENT_FILLS:]],
-        "connections": dict(session.stats.connections), "kill_switch": session.guard.kill_reason or None,
-        "stopping": stopping,
-    }
-
-
-class EquityHistory:
-    """Equity at each new last-bar time, sampled on the session's ticks (for the live report)."""
-
-    def __init__(self) -> None:
-        self.ts: list[int] = []
-        self.equity: list[float] = []
-
-    def sample(self, session: LiveSession) -> None:
-        last = session.stats.last_bar
-        if last is None:
-            return
-        if self.ts and last.ts <= self.ts[-1]:
-            self.equity[-1] = session.equity()  # fills since: the same bar, a newer value
-            return
-        self.ts.append(last.ts)
-        self.equity.append(session.equity())
-
+__all__ = ["LiveHandle", "demo", "demo_config", "live"]
 
 class LiveHandle:
     """A live session on a thread of its own; `start()`, `wait()`, `status`, `books`, `stop()`."""
@@ -198,57 +151,6 @@ class LiveHandle:
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             cleanup()
-
-
-def drive(session: LiveSession, runner: Any, cfg: Config, started: float, *, history: EquityHistory,
-          on_tick: Callable[[], None] | None = None, stop: threading.Event | None = None, dashboard: Any = None,
-          max_bars: int | None = None, duration: float | None = None) -> tuple[int, str, Path]:
-    """Run a started session until it ends or `stop`/the dashboard asks, stop the runner, write
-    the run directory; (exit code, stopped_by, run directory). Ctrl-C is exit 130, the run
-    directory written all the same."""
-    import logging
-
-    from admf.cli.live import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_KILLED, EXIT_OK, write_live_run
-
-    events = [e for e in (stop, getattr(dashboard, "stop_requested", None)) if e is not None]
-
-    def tick() -> None:
-        history.sample(session)
-        if dashboard is not None:
-            dashboard.publish(session_state(session, stopping=any(e.is_set() for e in events)))
-        if on_tick is not None:
-            on_tick()
-        for e in events:
-            if e.is_set():
-                raise StopRequested
-
-    code, stopped_by = EXIT_OK, "end"
-    try:
-        try:
-            stopped_by = session.run(max_bars=max_bars, duration=duration, on_tick=tick)
-        except StopRequested:
-            stopped_by = "dashboard" if dashboard is not None and dashboard.stop_requested.is_set() else "stop"
-        except KeyboardInterrupt:
-            code, stopped_by = EXIT_INTERRUPTED, "ctrl-c"
-        except Exception as exc:  # a fatal runtime error: stop cleanly, say what it was
-            logging.getLogger("admf.live").exception("live session failed")
-            code, stopped_by = EXIT_ERROR, f"error: {type(exc).__name__}: {exc}"
-    finally:
-        try:
-            runner.stop()
-        except Exception as exc:
-            logging.getLogger("admf.live").exception("stopping the live session failed")
-            code, stopped_by = EXIT_ERROR, f"error while stopping: {type(exc).__name__}: {exc}"
-    history.sample(session)
-    if stopped_by == "no-data":
-        code, stopped_by = EXIT_ERROR, session.stalled
-    if code == EXIT_OK and session.killed:
-        code, stopped_by = EXIT_KILLED, f"kill switch: {session.guard.kill_reason}"
-    out = write_live_run(cfg, session, started, stopped_by=stopped_by, exit_code=code, history=history)
-    if dashboard is not None:
-        with contextlib.suppress(Exception):
-            dashboard.publish({**session_state(session, stopping=True), "stopped": True})
-    return code, stopped_by, out
 
 
 # -- entry points ------------------------------------------------------------------------------
