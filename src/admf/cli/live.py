@@ -45,11 +45,7 @@ def run_live(cfg: Config, args: Any, console: Console, *, settings: Any = None) 
 
     if getattr(args, "live", False) and not getattr(args, "confirm_live", False):
         raise UserError("live trading with real money needs --live --i-understand-this-is-real", field="--live")
-    max_bars, duration = getattr(args, "max_bars", None), getattr(args, "duration", None)
-    if max_bars is not None and max_bars < 0:
-        raise UserError("--max-bars must be 0 or more", field="--max-bars", value=max_bars)
-    if duration is not None and duration < 0:
-        raise UserError("--duration must be 0 or more seconds", field="--duration", value=duration)
+    max_bars, duration = getattr(args, "max_bars", None), getattr(args, "duration", None)  # checked by cli.main
     endpoints = Endpoints(getattr(args, "base_url", None), getattr(args, "data_url", None),
                           getattr(args, "stream_url", None), getattr(args, "data_stream_url", None))
     paper = not getattr(args, "live", False)
@@ -155,10 +151,6 @@ def run_demo(args: Any, console: Console) -> int:
     speed = 600.0 if speed is None else speed
     bars = getattr(args, "bars", None)
     bars = 120 if bars is None else bars
-    if bars < 0:
-        raise UserError("--bars must be 0 or more", field="--bars", value=bars)
-    if speed < 0:
-        raise UserError("--speed must be 0 or more", field="--speed", value=speed)
     with tempfile.TemporaryDirectory(prefix="admf-demo-") as tmp:  # the journal; removed at the end
         cfg, raw = demo_config(getattr(args, "out", None), tmp)
         with run_emulator(symbols=["SPY"], speed=speed, api_key=raw["live_trading"]["api_key"],
