@@ -38,6 +38,20 @@ def replay(*args: Any, **kwargs: Any) -> Any:
     return _replay(*args, **kwargs)
 
 
+def live(*args: Any, **kwargs: Any) -> Any:
+    """A live (paper) session as a started handle; see `admf.runtime.handle.live`."""
+    from admf.runtime.handle import live as _live
+
+    return _live(*args, **kwargs)
+
+
+def demo(*args: Any, **kwargs: Any) -> Any:
+    """A live session against an in-process emulator, as a started handle; see `admf.runtime.handle.demo`."""
+    from admf.runtime.handle import demo as _demo
+
+    return _demo(*args, **kwargs)
+
+
 def walkforward(*args: Any, **kwargs: Any) -> Any:
     """Walk-forward analysis of a config's grid; see `admf.research.walkforward.walkforward`."""
     from admf.research.walkforward import walkforward as _walkforward
@@ -45,4 +59,4 @@ def walkforward(*args: Any, **kwargs: Any) -> Any:
     return _walkforward(*args, **kwargs)
 
 
-__all__ = ["__version__", "backtest", "replay", "signals", "sweep", "walkforward"]
+__all__ = ["__version__", "backtest", "demo", "live", "replay", "signals", "sweep", "walkforward"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -48,4 +49,6 @@ def test_example_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     runs = list((tmp_path / "examples" / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "report.html").is_file() and (runs[0] / "trades.csv").is_file()
     text = "".join(o.get("text", "") for o in outputs)
+    live = list((tmp_path / "examples" / "live-runs").glob("demo-live-*"))  # the live demo cells
+    assert len(live) == 1 and json.loads((live[0] / "summary.json").read_text())["bars"] >= 5
     assert "Sharpe 3.27" in text

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from admf import __version__
-from admf.cli.live import add_live_arguments
+from admf.cli.live import add_dashboard_arguments, add_live_arguments
 from admf.core.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     d.add_argument("--bars", type=int, default=120, help="live bars to trade before stopping")
     d.add_argument("--speed", type=float, default=600.0, help="replay speed of the emulator's clock")
     d.add_argument("--out", help="folder for the run directory (default: runs)")
+    add_dashboard_arguments(d)
 
     from admf.cli.research import add_research_commands
 
