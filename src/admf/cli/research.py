@@ -55,6 +55,9 @@ def add_research_commands(sub: Any) -> None:
     w.add_argument("--objective", default="sharpe", help=f"what the choice maximises: {', '.join(OBJECTIVES)}")
     w.add_argument("--min-trades", type=int, default=0, help="a combination needs this many train trades")
     add_search_arguments(w)
+    from admf.cli.sweep import add_engine_argument
+
+    add_engine_argument(w)
     _add_run_options(w)
 
 
@@ -182,12 +185,14 @@ def cmd_walkforward(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from admf.analytics.tables import format_metric, format_metrics_table
+    from admf.research.search import runner_for
     from admf.research.walkforward import walkforward
 
     cfg = _load(args)
     res = walkforward(cfg, train=args.train, test=args.test, step=args.step, anchored=args.anchored,
                       split=args.split, objective=args.objective, min_trades=args.min_trades, method=args.search,
-                      trials=args.trials, seed=args.seed, out=args.out or cfg.output.dir, start=args.start,
+                      trials=args.trials, seed=args.seed, out=args.out or cfg.output.dir,
+                      runner=runner_for(getattr(args, "engine", None)), start=args.start,
                       end=args.end, symbols=_symbols(args), bars=args.bars,
                       report=cfg.output.report and not args.no_report)
     con = _console()

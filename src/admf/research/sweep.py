@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context, shared_memory
@@ -276,8 +276,8 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
     by_label = {c.label: c for c in plan if c.label in set(wanted)}
     from admf.analytics.metrics import metrics_to_json
 
-    def as_dict(m: pd.Series) -> dict[str, Any]:
-        return {str(k): v for k, v in m.to_dict().items()}
+    def as_dict(m: Mapping[str, Any]) -> dict[str, Any]:
+        return {str(k): v for k, v in m.items()}
 
     for rank, label in enumerate(wanted, 1):
         r = run_engine(plan.config_of(by_label[label]), tl, eng, label=label)
