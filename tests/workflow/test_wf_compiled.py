@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from workflow_support import cfg
+from workflow_support import BUILTINS, SAMPLE, cfg
 
 from admf.config.loader import config_from_dict
 from admf.research.compiled_runs import compiled_runner
@@ -51,7 +52,7 @@ def test_auto_runner_follows_engine_auto() -> None:
 
 
 def test_walkforward_compiled_equals_event() -> None:
-    kw: dict[str, Any] = {"train": "4d", "test": "2d", "bars": 2500, "report": False}
+    kw: dict[str, Any] = {"train": "6d", "test": "3d", "bars": 1600, "report": False}
     a = walkforward(GRID, runner=compiled_runner, **kw)
     b = walkforward(GRID, runner=event_runner, **kw)
     assert len(a.windows) >= 2
@@ -59,3 +60,36 @@ def test_walkforward_compiled_equals_event() -> None:
     pd.testing.assert_frame_equal(a.trades, b.trades)
     for x, y in zip(a.results, b.results, strict=True):
         assert_tables_equal(x, y)
+
+
+SIGNAL_VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"constraints": "intraday", "direction": "long"},
+    {"direction": "short", "constraints": "intraday", "filter": "volume > 250000 or rsi(14) > 60"},
+    {"filter": "close > sma(50)"},
+]
+
+
+def _source_parity(data_dir: Any, **window: Any) -> None:
+    from admf.research.compiled_runs import compiled_source
+    from admf.research.signal_gen import generate_batch, wanted_variants
+
+    entries = [{s: {}, **extra} for s in BUILTINS for extra in SIGNAL_VARIANTS]
+    c = config_from_dict(cfg(*entries, data_dir=data_dir))
+    tl = load_timeline(c, **window)
+    wanted = wanted_variants(c, tl)
+    assert len(wanted) == len(entries)
+    changes = 0
+    for w, a, b in zip(wanted, compiled_source(c, tl, wanted), generate_batch(c, tl, wanted), strict=True):
+        for col in ("bar", "ts", "value", "price"):
+            assert np.array_equal(getattr(a, col), getattr(b, col)), (w.label, w.entry.type, col)
+        changes += len(a.bar)
+    assert changes > 10 * len(entries)
+
+
+def test_compiled_signals_equal_event_signals_on_sample_bars() -> None:
+    _source_parity(SAMPLE, bars=3000)
+
+
+def test_compiled_signals_equal_event_signals_on_real_spy_5m(real_data: Any) -> None:
+    _source_parity(real_data, start="2024-09-03", end="2024-10-15")
