@@ -76,13 +76,20 @@ _define()
 
 @lru_cache(maxsize=64)
 def _read(store: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sig = SignalStore(store).read(key)
-    return (np.asarray(sig.bar, dtype=np.int64), np.asarray(sig.ts, dtype=np.int64),
-            np.asarray(sig.value, dtype=np.int8))
+    """(bar, ts, value) of a stored variant; the price column is not needed to trade."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    st = SignalStore(store)
+    if not st.has(key):
+        st.read(key)  # the store's own one-line error
+    t = pq.read_table(st.path(key), columns=["bar", "ts", "value"])
+    return (t["bar"].to_numpy().astype(np.int64), t["ts"].cast(pa.int64()).to_numpy(),
+            t["value"].to_numpy().astype(np.int8))
 
 
 def stored_signal_array(features: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
-    """The array form of `stored_signals`: the stored changes held until the next one (no features)."""
+    """The array form of `stored_signals`: each stored change held until the next one (no features)."""
     sym = features.symbols[k]
     keys = dict(part.split("=", 1) for part in str(p["keys"]).split("|") if "=" in part)
     if sym not in keys:
@@ -90,11 +97,31 @@ def stored_signal_array(features: FeatureStore, k: int, p: dict[str, Any], c: np
                           accepted=", ".join(keys) or "SYMBOL=hash")
     bar, ts, value = _read(str(p["store"]), keys[sym])
     own_ts = features.cols(k)[0]
-    if len(bar) and (bar[-1] >= len(own_ts) or not np.array_equal(own_ts[bar], ts)):
+    n = len(c)
+    if len(bar) and (bar[-1] >= n or not np.array_equal(own_ts[bar], ts)):
         raise DataError("stored signals do not match these bars (a change is stored at another time)",
                         field=sym, value=p["keys"], accepted="replay on the bars the signals were generated on")
-    at = np.searchsorted(bar, np.arange(len(c)), side="right") - 1
-    return np.where(at >= 0, value[np.maximum(at, 0)], 0).astype(np.int8)
+    out = np.zeros(n, dtype=np.int8)
+    if len(bar):
+        out[bar[0]:] = np.repeat(value, np.diff(np.append(bar, n)))
+    return out
+
+
+class _Prints:
+    """The bars fingerprints of the last timeline asked for (a replay sweep asks once per combination)."""
+
+    def __init__(self) -> None:
+        self._tl: Timeline | None = None
+        self._prints: list[str] = []
+
+    def of(self, tl: Timeline) -> list[str]:
+        if self._tl is not tl:
+            self._prints = [bars_fingerprint(tl, k) for k in range(len(tl.symbols))]
+            self._tl = tl
+        return self._prints
+
+
+_PRINTS = _Prints()
 
 
 ARRAY_FORMS[NAME] = stored_signal_array
@@ -102,7 +129,7 @@ ARRAY_FORMS[NAME] = stored_signal_array
 
 def replay_entries(cfg: Config, tl: Timeline, store: SignalStore) -> list[StrategyEntry]:
     """The config's entries as `stored_signals` entries (same books, direction, session rule)."""
-    prints = [bars_fingerprint(tl, k) for k in range(len(tl.symbols))]
+    prints = _PRINTS.of(tl)
     out = []
     for i, (e, bid) in enumerate(zip(cfg.strategies, book_ids(cfg.strategies), strict=True)):
         if e.type == NAME:
