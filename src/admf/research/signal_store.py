@@ -32,6 +32,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ def canonical_filter(text: str | None) -> str | None:
         return text.strip()
 
 
+@cache  # a class's source does not change within a process; reading it costs ms
 def _code_hash(cls: type) -> str:
     try:
         src = inspect.getsource(cls)
