@@ -9,8 +9,10 @@ bollinger_bands with period 10..59 x std_dev 1.0..2.9 (1,000 variants), intraday
 
 - signals: `admf.signals` of every variant into a new store (timed: the whole call, data
   loading included); the store's size on disk.
-- replay: `admf.replay` of `--replay-variants` of the stored variants, one backtest each
-  through the event engine, the time scaled to 1,000 variants when fewer are replayed.
+- replay: `--replay-variants` of the stored variants through the compiled runner (the portfolio
+  kernel on the stored signals, no features; `--workers` processes), timed from the stored
+  signals to the results table (replay configs, store reads, kernel, metrics); beside it the
+  event-engine replay of `--event-variants` of them, scaled to 1,000.
 
 Targets (issue 10): signals <= 30 s and <= 50 MB; replay of 1,000 variants <= 10 s. Prints
 one JSON line; best of `--repeat` runs (the machine is shared).
@@ -65,11 +67,14 @@ def main() -> int:
     ap.add_argument("--bars", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--replay-variants", type=int, default=1000)
+    ap.add_argument("--event-variants", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from admf.config.loader import config_from_dict, expand
+    from admf.research.compiled_runs import compiled_runner
     from admf.research.replay import replay_config
+    from admf.research.search import Combo
     from admf.research.signal_gen import signals
     from admf.research.signal_store import SignalStore
     from admf.runtime.backtest import load_timeline, run_variant
@@ -92,9 +97,15 @@ def main() -> int:
         trades = 0
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            trades = sum(int(run_variant(replay_config(v.config, tl, st), tl).metrics["trade_count"])
-                         for v in variants)
+            combos = [Combo(v.label, replay_config(v.config, tl, st), {}) for v in variants]
+            table = compiled_runner(combos, tl, workers=args.workers)
+            trades = int(table["trade_count"].sum())
             best_rep = min(best_rep, time.perf_counter() - t0)
+        ev = variants[: args.event_variants]
+        t0 = time.perf_counter()
+        ev_trades = [int(run_variant(replay_config(v.config, tl, st), tl).metrics["trade_count"]) for v in ev]
+        event_s = time.perf_counter() - t0
+        assert ev_trades == table["trade_count"].head(len(ev)).astype(int).tolist()  # same trades, both engines
     per_1000 = best_rep * 1000 / len(variants)
     out = {
         "bench": "research", "python": platform.python_version(), "cores": os.cpu_count(), "data": source,
@@ -103,7 +114,8 @@ def main() -> int:
         "signal_rows": rows, "replay_variants": len(variants), "replay_s": round(best_rep, 2),
         "replay_trades": trades, "replay_s_per_1000": round(per_1000, 1), "replay_target_s": 10,
         "replay_bars_per_s": round(len(tl) * len(variants) / best_rep),
-        "engine": "event (one process for replay)", "repeat": args.repeat,
+        "replay_engine": "compiled", "event_replay_s_per_1000": round(event_s * 1000 / max(1, len(ev)), 1),
+        "repeat": args.repeat,
     }
     print(json.dumps(out))
     return 0

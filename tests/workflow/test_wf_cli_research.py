@@ -111,3 +111,18 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], parts: list[str], sma
     got = capsys.readouterr()
     one_error(subprocess.CompletedProcess(args, code, got.out, got.err), *parts)
     assert not (tmp_path / "runs").exists()
+
+
+def test_sweep_random_search_writes_the_sweep_results_table(small: Path, tmp_path: Path) -> None:
+    res = admf("sweep", small, "--out", "grid", "--quiet", "--workers", "1", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    full = pd.read_parquet(next((tmp_path / "grid").glob("sma_grid-*")) / "results.parquet")
+    res = admf("sweep", small, "--search", "random", "--trials", "3", "--seed", "4", "--out", "rnd", "--quiet",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    got = pd.read_parquet(next((tmp_path / "rnd").glob("sma_grid-*")) / "results.parquet")
+    assert len(got) == 3 and got.columns[-1] == "label"
+    want = full.set_index("label").loc[got["label"], [c for c in got.columns if c != "label"]].reset_index()
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False, rtol=1e-9)
+    res = admf("sweep", small, "--search", "random", cwd=tmp_path)
+    one_error(res, "--trials")

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from workflow_support import BUILTINS, REPO, cfg
 
+from admf.config.loader import config_from_dict, expand
 from admf.core.errors import DataError, UserError
 from admf.features.hub import FeatureHub
+from admf.research.features import FeatureStore
 from admf.research.replay import parse_sweep, replay, replay_sweep
 from admf.research.signal_gen import signals
 from admf.runtime.backtest import backtest
@@ -36,9 +38,13 @@ def _same(a: Any, b: Any) -> None:
 
 
 def _parity(config: dict[str, Any], store: Path, **window: Any) -> int:
+    """Event backtest == event replay == compiled replay (the kernel on the stored signals)."""
     signals(config, store=store, **window)
-    full, rep = backtest(config, **window), replay(config, store=store, **window)
-    _same(full, rep)
+    full = backtest(config, engine="event", **window)
+    for engine in ("event", "compiled"):
+        rep = replay(config, store=store, engine=engine, **window)
+        assert rep.engine == engine
+        _same(full, rep)
     return len(full.trades)
 
 
@@ -58,7 +64,7 @@ def test_replay_equals_backtest_on_real_spy_5m(strategy: str, real_data: Path, t
 
 
 def test_replay_of_two_symbols_and_two_books_and_a_grid(tmp_path: Path) -> None:
-    from admf.config.loader import config_from_dict, expand, load_config
+    from admf.config.loader import load_config
 
     multi = load_config(REPO / "config" / "multi" / "two_symbols.yaml")
     signals(multi, store=tmp_path / "st", bars=6000)
@@ -66,13 +72,12 @@ def test_replay_of_two_symbols_and_two_books_and_a_grid(tmp_path: Path) -> None:
     grid = cfg({"sma_crossover": {"fast": [5, 10], "slow": 30}, "constraints": "intraday"},
                {"rsi_bands": {"period": [7, 14]}}, execution=COSTS)
     signals(grid, store=tmp_path / "st", bars=3000)
-    # a grid given to backtest runs as a sweep: each combination is backtested on its own here
-    variants = expand(config_from_dict(grid))
-    rep = replay(grid, store=tmp_path / "st", bars=3000)
-    assert isinstance(rep, list) and len(rep) == len(variants) == 4
-    for v, b in zip(variants, rep, strict=True):
-        assert v.label == b.label
-        _same(backtest(v.config, bars=3000), b)
+    for engine in ("event", "compiled"):
+        rep = replay(grid, store=tmp_path / "st", bars=3000, engine=engine)
+        assert isinstance(rep, list) and len(rep) == 4
+        for v, b in zip(expand(config_from_dict(grid)), rep, strict=True):
+            assert v.label == b.label
+            _same(backtest(v.config, bars=3000, engine="event"), b)
 
 
 def test_a_filter_that_refuses_entries_replays_exactly(tmp_path: Path) -> None:
@@ -93,11 +98,21 @@ def test_replay_computes_no_strategy_feature(tmp_path: Path, monkeypatch: pytest
         return real_get(self, symbol, name, **params)
 
     monkeypatch.setattr(FeatureHub, "get", spy)
-    replay(c, store=tmp_path / "st", bars=2000)
+    replay(c, store=tmp_path / "st", bars=2000, engine="event")
     assert asked == ["atr"]  # the sizing rule's ATR; not the bands, not the filter's RSI
+    real_store_get = FeatureStore.get
     asked.clear()
-    backtest(c, bars=2000, engine="event")  # the compiled engine has no FeatureHub
-    assert {"bollinger", "rsi", "atr"} <= set(asked)
+
+    def store_spy(self: FeatureStore, k: int, name: str, **params: Any) -> Any:
+        asked.append(name)
+        return real_store_get(self, k, name, **params)
+
+    monkeypatch.setattr(FeatureStore, "get", store_spy)
+    replay(c, store=tmp_path / "st", bars=2000, engine="compiled")
+    assert asked == ["atr"]  # the kernel on the stored signals: only the sizing rule's ATR
+    asked.clear()
+    backtest(c, bars=2000, engine="compiled")
+    assert {"bb_core", "rsi", "atr"} <= set(asked)  # the spy sees what a full backtest computes
 
 
 def test_replay_needs_its_signals_in_the_store(tmp_path: Path) -> None:

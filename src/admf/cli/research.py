@@ -42,6 +42,9 @@ def add_research_commands(sub: Any) -> None:
     r.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2",
                    help="vary a risk or cost parameter on the fixed signals (repeatable); "
                         f"KEY: {', '.join(SWEEP_KEYS)}")
+    from admf.cli.sweep import add_engine_argument
+
+    add_engine_argument(r)
     _add_run_options(r)
 
     w = sub.add_parser("walkforward", help="walk-forward: choose on each train window, trade the next test window",
@@ -55,6 +58,7 @@ def add_research_commands(sub: Any) -> None:
     w.add_argument("--objective", default="sharpe", help=f"what the choice maximises: {', '.join(OBJECTIVES)}")
     w.add_argument("--min-trades", type=int, default=0, help="a combination needs this many train trades")
     add_search_arguments(w)
+    add_engine_argument(w)
     _add_run_options(w)
 
 
@@ -143,7 +147,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from admf.analytics.tables import format_metrics_table, rank_table
     from admf.research.replay import parse_sweep, replay, replay_sweep
-    from admf.research.search import write_table_run
+    from admf.research.search import runner_for, write_table_run
     from admf.research.signal_store import SignalStore
 
     cfg = _load(args)
@@ -152,7 +156,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     con = _console()
     if args.sweep:
         table = replay_sweep(cfg, store=args.store, sweep=parse_sweep(args.sweep), start=args.start, end=args.end,
-                             symbols=_symbols(args), bars=args.bars)
+                             symbols=_symbols(args), bars=args.bars, runner=runner_for(getattr(args, "engine", None)))
         run_dir = write_table_run(table, cfg, out, name=f"{cfg.name}-replay-sweep",
                                   report=cfg.output.report and not args.no_report)
         if not args.quiet:
@@ -163,7 +167,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         from admf.runtime.rundir import write_run
 
-        res = replay(cfg, store=args.store, start=args.start, end=args.end, symbols=_symbols(args), bars=args.bars)
+        res = replay(cfg, store=args.store, start=args.start, end=args.end, symbols=_symbols(args), bars=args.bars,
+                     engine=getattr(args, "engine", None) or "auto")
         results = res if isinstance(res, list) else [res]
         run_cfg = cfg.model_copy(update={"name": f"{cfg.name}-replay"})
         run_dir = write_run(results, run_cfg, out, report=cfg.output.report and not args.no_report)
@@ -182,12 +187,14 @@ def cmd_walkforward(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from admf.analytics.tables import format_metric, format_metrics_table
+    from admf.research.search import runner_for
     from admf.research.walkforward import walkforward
 
     cfg = _load(args)
     res = walkforward(cfg, train=args.train, test=args.test, step=args.step, anchored=args.anchored,
                       split=args.split, objective=args.objective, min_trades=args.min_trades, method=args.search,
-                      trials=args.trials, seed=args.seed, out=args.out or cfg.output.dir, start=args.start,
+                      trials=args.trials, seed=args.seed, out=args.out or cfg.output.dir,
+                      runner=runner_for(getattr(args, "engine", None)), start=args.start,
                       end=args.end, symbols=_symbols(args), bars=args.bars,
                       report=cfg.output.report and not args.no_report)
     con = _console()

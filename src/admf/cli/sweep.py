@@ -24,6 +24,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=10, help="keep trades and equity of the N best by Sharpe (default 10)")
     p.add_argument("--label", action="append", default=[], help="also keep this combination in full (repeatable)")
     p.add_argument("--yes", action="store_true", help="start a sweep of more than 100,000 combinations")
+    from admf.research.search import add_search_arguments
+
+    add_search_arguments(p)
 
 
 def add_engine_argument(p: argparse.ArgumentParser) -> None:
@@ -68,6 +71,8 @@ def cmd_sweep(path: str, args: argparse.Namespace, console: Console | None = Non
     con = console or Console(highlight=False, soft_wrap=True)
     cfg = load_config(path)
     check_data(cfg, args.start, args.end)
+    if getattr(args, "search", "grid") != "grid":
+        return _cmd_search(cfg, args, con)
     total = len(GridPlan(cfg))
     workers = getattr(args, "workers", None) or os.cpu_count() or 1
     if total > CONFIRM_ABOVE and not getattr(args, "yes", False):
@@ -110,6 +115,30 @@ def cmd_sweep(path: str, args: argparse.Namespace, console: Console | None = Non
         con.print(f"resumed: computed {r.computed:,}, {len(r.table) - r.computed:,} were already done")
     con.print(f"all {len(r.table):,} rows: {r.results_path} (pandas.read_parquet reads the folder)")
     con.print(f"run directory: {r.run_dir}")
+    return 0
+
+
+def _cmd_search(cfg: Any, args: argparse.Namespace, con: Console) -> int:
+    """`admf sweep --search random|optuna`: the trials' rows in the results table of a sweep."""
+    from admf.analytics.tables import rank_table
+    from admf.research.search import runner_for, search, write_table_run
+    from admf.runtime.backtest import load_timeline
+
+    symbols = [s.strip() for s in args.symbols.split(",")] if getattr(args, "symbols", None) else None
+    tl = load_timeline(cfg, start=args.start, end=args.end, symbols=symbols, bars=args.bars)
+    table = search(cfg, tl, method=args.search, trials=args.trials, seed=args.seed,
+                   runner=runner_for(getattr(args, "engine", None)))
+    run_dir = write_table_run(table, cfg, args.out or cfg.output.dir, name=cfg.name,
+                              report=cfg.output.report and not args.no_report)
+    if args.quiet:
+        con.print(str(run_dir))
+        return 0
+    rows = [{str(k): v for k, v in row.items()} for row in table.drop(columns=["label"]).to_dict("records")]
+    if rows:
+        con.print(rank_table(rows, sort_by="sharpe", top=20,
+                             title=f"{cfg.name}: {len(table):,} combinations ({args.search} search, seed {args.seed})"))
+    con.print(f"all {len(table):,} rows: {run_dir / 'results.parquet'}")
+    con.print(f"run directory: {run_dir}")
     return 0
 
 

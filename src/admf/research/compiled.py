@@ -71,6 +71,7 @@ class MarketData:
         self.c = np.ascontiguousarray(tl.close, dtype=np.float64)
         self._cols: dict[int, tuple[np.ndarray, ...]] = {}
         self.features = FeatureStore(self.cols)
+        self.features.symbols = list(tl.symbols)
         self._sess: np.ndarray | None = None
         self._no_sess = np.full(len(tl), -1, dtype=np.int8)
 

@@ -121,6 +121,19 @@ def bar_stats(eq: np.ndarray, ns: np.ndarray, capital: float, rf_p: float):  # p
     return mean_r - rf_p, std, downside, max_dd, max_bars, max_days
 
 
+def _exposure(entry_ns: np.ndarray, exit_ns: np.ndarray, ns: np.ndarray) -> float:
+    """analytics.metrics._exposure_from_trades on nanosecond arrays (no pandas conversions)."""
+    n = ns.size
+    if not len(entry_ns):
+        return 0.0
+    start = np.searchsorted(ns, entry_ns, side="left")
+    stop = np.maximum(np.searchsorted(ns, exit_ns, side="left"), start + 1)
+    start = np.minimum(start, n)
+    stop = np.minimum(stop, n)
+    marks = np.bincount(start, minlength=n + 1) - np.bincount(stop, minlength=n + 1)
+    return float((np.cumsum(marks[:-1]) > 0).mean())
+
+
 def equity_of(runs: list[Any], md: Any) -> np.ndarray:
     tl = md.tl
     out = np.zeros(len(tl))
@@ -138,16 +151,15 @@ def equity_of(runs: list[Any], md: Any) -> np.ndarray:
 def fast_metrics(runs: list[Any], md: Any, index: pd.DatetimeIndex, ppy: float | None, capital: float,
                  risk_free: float = 0.0) -> dict[str, Any]:
     """compute_metrics' keys and definitions for a sweep row (see the module docstring)."""
-    from admf.analytics.metrics import METRIC_KEYS, _clean, _exposure_from_trades, _ratio, _trade_metrics
+    from admf.analytics.metrics import METRIC_KEYS, _clean, _ratio, _trade_metrics
 
     eq = equity_of(runs, md)
     ns = md.tl.ts
     n = len(eq)
     tr = [r.trades for r in runs if len(r.trades)]
     t = np.concatenate(tr) if tr else np.empty((0, 12))
-    trades = pd.DataFrame({"pnl": t[:, K.T_PNL], "qty": t[:, K.T_QTY], "entry_price": t[:, K.T_ENTRY_PRICE],
-                           "entry_time": ns[t[:, K.T_ENTRY_ROW].astype(np.int64)],
-                           "exit_time": ns[t[:, K.T_EXIT_ROW].astype(np.int64)]})
+    trades = pd.DataFrame(t[:, [K.T_PNL, K.T_QTY, K.T_ENTRY_PRICE]], columns=["pnl", "qty", "entry_price"],
+                          copy=False)
     m: dict[str, Any] = dict.fromkeys(METRIC_KEYS)
     m["bars"] = n
     m["periods_per_year"] = float(ppy) if ppy is not None else None
@@ -184,7 +196,7 @@ def fast_metrics(runs: list[Any], md: Any, index: pd.DatetimeIndex, ppy: float |
     m["max_drawdown_duration_bars"], m["max_drawdown_duration_days"] = int(dd_bars), float(dd_days)
     cagr = m["cagr"]
     m["calmar"] = _ratio(cagr, m["max_drawdown"]) if isinstance(cagr, float) else None
-    m["exposure"] = _exposure_from_trades(trades, ns)
+    m["exposure"] = _exposure(ns[t[:, K.T_ENTRY_ROW].astype(np.int64)], ns[t[:, K.T_EXIT_ROW].astype(np.int64)], ns)
     return _clean(m)
 
 

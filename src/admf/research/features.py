@@ -254,9 +254,14 @@ class FeatureStore:
 
     def __init__(self, cols: Callable[[int], tuple[np.ndarray, ...]], max_bytes: int = 128 << 20) -> None:
         self._cols = cols
+        self.symbols: list[str] = []  # names of the symbols k (set by MarketData; stored signals name them)
         self._cache: dict[tuple[Any, ...], Arrays] = {}
         self.max_bytes = max_bytes
         self._bytes = 0
+
+    def cols(self, k: int) -> tuple[np.ndarray, ...]:
+        """Symbol k's bar columns (ts, open, high, low, close, volume)."""
+        return self._cols(k)
 
     def get(self, k: int, name: str, **params: Any) -> Arrays:
         core = name in ("bb_core", "keltner_core")

@@ -10,9 +10,11 @@ no feature of a strategy is computed (an `atr` sizing rule still computes its AT
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -20,9 +22,11 @@ from admf.config.loader import expand
 from admf.config.schema import Config, StrategyEntry
 from admf.core.errors import ConfigError, DataError, UserError
 from admf.data.timeline import Timeline
+from admf.research.features import FeatureStore
+from admf.research.rules import ARRAY_FORMS
 from admf.research.search import SweepRunner
 from admf.research.signal_store import SignalStore, bars_fingerprint, variant_key
-from admf.runtime.backtest import BacktestResult, _as_config, book_ids, load_timeline, run_variant
+from admf.runtime.backtest import BacktestResult, _as_config, book_ids, choose_engine, load_timeline, run_engine
 from admf.strategies.base import Strategy
 from admf.strategies.params import Param
 from admf.strategies.registry import all_strategies, register
@@ -70,9 +74,62 @@ def _define() -> None:
 _define()
 
 
+@lru_cache(maxsize=64)
+def _read(store: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bar, ts, value) of a stored variant; the price column is not needed to trade."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    st = SignalStore(store)
+    if not st.has(key):
+        st.read(key)  # the store's own one-line error
+    t = pq.read_table(st.path(key), columns=["bar", "ts", "value"])
+    return (t["bar"].to_numpy().astype(np.int64), t["ts"].cast(pa.int64()).to_numpy(),
+            t["value"].to_numpy().astype(np.int8))
+
+
+def stored_signal_array(features: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
+    """The array form of `stored_signals`: each stored change held until the next one (no features)."""
+    sym = features.symbols[k]
+    keys = dict(part.split("=", 1) for part in str(p["keys"]).split("|") if "=" in part)
+    if sym not in keys:
+        raise ConfigError("no stored signals for this symbol", field="keys", value=sym,
+                          accepted=", ".join(keys) or "SYMBOL=hash")
+    bar, ts, value = _read(str(p["store"]), keys[sym])
+    own_ts = features.cols(k)[0]
+    n = len(c)
+    if len(bar) and (bar[-1] >= n or not np.array_equal(own_ts[bar], ts)):
+        raise DataError("stored signals do not match these bars (a change is stored at another time)",
+                        field=sym, value=p["keys"], accepted="replay on the bars the signals were generated on")
+    out = np.zeros(n, dtype=np.int8)
+    if len(bar):
+        out[bar[0]:] = np.repeat(value, np.diff(np.append(bar, n)))
+    return out
+
+
+class _Prints:
+    """The bars fingerprints of the last timeline asked for (a replay sweep asks once per combination)."""
+
+    def __init__(self) -> None:
+        self._tl: Timeline | None = None
+        self._prints: list[str] = []
+
+    def of(self, tl: Timeline) -> list[str]:
+        if self._tl is not tl:
+            self._prints = [bars_fingerprint(tl, k) for k in range(len(tl.symbols))]
+            self._tl = tl
+        return self._prints
+
+
+_PRINTS = _Prints()
+
+
+ARRAY_FORMS[NAME] = stored_signal_array
+
+
 def replay_entries(cfg: Config, tl: Timeline, store: SignalStore) -> list[StrategyEntry]:
     """The config's entries as `stored_signals` entries (same books, direction, session rule)."""
-    prints = [bars_fingerprint(tl, k) for k in range(len(tl.symbols))]
+    prints = _PRINTS.of(tl)
     out = []
     for i, (e, bid) in enumerate(zip(cfg.strategies, book_ids(cfg.strategies), strict=True)):
         if e.type == NAME:
@@ -99,12 +156,17 @@ def replay_config(cfg: Config, tl: Timeline, store: SignalStore) -> Config:
 
 def replay(config: str | Path | dict | Config, *, store: str | Path, start: str | None = None,
            end: str | None = None, symbols: list[str] | None = None,
-           bars: int | None = None) -> BacktestResult | list[BacktestResult]:
-    """Python API: what `admf.backtest` returns, on the stored signals. A grid returns a list."""
+           bars: int | None = None, engine: str | None = "auto") -> BacktestResult | list[BacktestResult]:
+    """Python API: what `admf.backtest` returns, on the stored signals. A grid returns a list.
+
+    engine: auto (the compiled kernel on the stored signals), event or compiled."""
     cfg = _as_config(config)
     st = SignalStore(store)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
-    results = [run_variant(replay_config(v.config, tl, st), tl, label=v.label) for v in expand(cfg)]
+    results = []
+    for v in expand(cfg):
+        rc = replay_config(v.config, tl, st)
+        results.append(run_engine(rc, tl, choose_engine(rc, engine), label=v.label))
     return results[0] if len(results) == 1 else results
 
 
@@ -170,7 +232,7 @@ def replay_sweep(config: str | Path | dict | Config, *, store: str | Path, sweep
     The results table of a sweep: a column per varied parameter, every metric, `label`.
     """
     from admf.config.grid import product
-    from admf.research.search import Combo, event_runner, grid_combos
+    from admf.research.search import Combo, auto_runner, grid_combos
 
     for key in sweep:
         if key not in SWEEP_KEYS:
@@ -190,7 +252,7 @@ def replay_sweep(config: str | Path | dict | Config, *, store: str | Path, sweep
                 raise UserError("invalid sweep value", field="sweep", value=values,
                                 accepted=str(exc.errors()[0].get("msg", ""))) from None
             combos.append(Combo(label, rc, {**c.params, **values}))
-    return (runner or event_runner)(combos, tl)
+    return (runner or auto_runner)(combos, tl)
 
 
 __all__ = ["NAME", "SWEEP_KEYS", "parse_sweep", "replay", "replay_config", "replay_entries", "replay_sweep",

@@ -3,8 +3,9 @@
 Each evaluates combinations through a `SweepRunner` ("run these combinations on these bars
 and give me a metrics table") and gives the same results table as a sweep: one row per
 combination evaluated, a column per varied parameter, every metric, and `label`. The default
-runner runs the event engine once per combination; a compiled, multi-core sweep plugs in by
-being passed as `runner=`.
+runner, `auto_runner`, follows `engine: auto`: the compiled engine (`compiled_runs.
+compiled_runner`, features shared, every core) when every strategy has an array form, the
+event engine (`event_runner`, one combination after another) otherwise.
 """
 
 from __future__ import annotations
@@ -62,6 +63,29 @@ def event_runner(combos: Sequence[Combo], tl: Timeline) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=results_columns(combos))
 
 
+def auto_runner(combos: Sequence[Combo], tl: Timeline) -> pd.DataFrame:
+    """The compiled runner when every combination's strategies have an array form, else the event one."""
+    from admf.research.compiled import unsupported
+    from admf.research.compiled_runs import compiled_runner
+
+    if any(unsupported(c.config) for c in combos):
+        return event_runner(combos, tl)
+    return compiled_runner(combos, tl)
+
+
+def runner_for(engine: str | None) -> SweepRunner:
+    """The runner of `--engine auto|event|compiled` (None: auto)."""
+    from admf.research.compiled_runs import compiled_runner
+
+    if engine in (None, "auto"):
+        return auto_runner
+    if engine == "event":
+        return event_runner
+    if engine == "compiled":
+        return compiled_runner
+    raise UserError("unknown engine", field="--engine", value=engine, accepted="auto, event, compiled")
+
+
 def results_columns(combos: Sequence[Combo]) -> list[str]:
     """The columns of a results table: the varied parameters, every metric, label."""
     from admf.analytics.metrics import METRIC_KEYS
@@ -113,7 +137,7 @@ def best_row(table: pd.DataFrame, objective: str, min_trades: int = 0) -> dict[s
 
 
 def search(cfg: Config, tl: Timeline, *, method: str = "grid", trials: int | None = None, seed: int = 0,
-           objective: str = "sharpe", min_trades: int = 0, runner: SweepRunner = event_runner,
+           objective: str = "sharpe", min_trades: int = 0, runner: SweepRunner = auto_runner,
            combos: Sequence[Combo] | None = None) -> pd.DataFrame:
     """Evaluate combinations of the config's grid by `method`; the results table of those evaluated."""
     check_objective(objective)
@@ -222,6 +246,7 @@ def write_results(path: str | Path, table: pd.DataFrame) -> Path:
     return out
 
 
-__all__ = ["Combo", "METHODS", "OBJECTIVES", "SweepRunner", "add_search_arguments", "best_row", "event_runner",
+__all__ = ["Combo", "METHODS", "OBJECTIVES", "SweepRunner", "add_search_arguments", "auto_runner", "best_row",
+           "event_runner", "runner_for",
            "grid_combos", "publish_run", "results_columns", "search", "write_results",
            "write_table_run"]

@@ -200,14 +200,20 @@ def _index_row(w: Wanted, run_id: str, count: int, tl: Timeline, span: tuple[int
 def signals(config: str | Path | dict | Config, *, store: str | Path, start: str | None = None,
             end: str | None = None, symbols: list[str] | None = None, bars: int | None = None,
             workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-            source: SignalSource = generate_batch) -> SignalsResult:
+            source: SignalSource | None = None) -> SignalsResult:
     """Generate and store the signals of every variant of a config; what the store holds is skipped.
 
-    `source` computes the signals of a batch of variants: the event engine's strategies and slots
-    by default; a compiled engine that gives the same effective signals plugs in here.
+    `source` computes the signals of a batch of variants; by default, as `engine: auto`, the
+    compiled rules (`compiled_runs.compiled_source`) when every strategy has an array form, the
+    event engine's strategies and slots (`generate_batch`) otherwise. Both give the same signals.
     """
     t0 = time.perf_counter()
     cfg = _as_config(config)
+    if source is None:
+        from admf.research.compiled import unsupported
+        from admf.research.compiled_runs import compiled_source
+
+        source = generate_batch if unsupported(cfg) else compiled_source
     st = SignalStore(store, create=True)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
     wanted = wanted_variants(cfg, tl)

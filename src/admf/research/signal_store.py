@@ -92,12 +92,18 @@ def canonical_filter(text: str | None) -> str | None:
         return text.strip()
 
 
+_CODE_HASHES: dict[type, str] = {}  # a class's source does not change within a process; reading it costs ms
+
+
 def _code_hash(cls: type) -> str:
-    try:
-        src = inspect.getsource(cls)
-    except (OSError, TypeError):  # defined in a REPL: the version alone keys it
-        src = cls.__qualname__
-    return hashlib.blake2b(src.encode(), digest_size=8).hexdigest()
+    got = _CODE_HASHES.get(cls)
+    if got is None:
+        try:
+            src = inspect.getsource(cls)
+        except (OSError, TypeError):  # defined in a REPL: the version alone keys it
+            src = cls.__qualname__
+        got = _CODE_HASHES[cls] = hashlib.blake2b(src.encode(), digest_size=8).hexdigest()
+    return got
 
 
 @dataclass(frozen=True)

@@ -276,7 +276,7 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
     by_label = {c.label: c for c in plan if c.label in set(wanted)}
     from admf.analytics.metrics import metrics_to_json
 
-    def as_dict(m: pd.Series | Mapping[str, Any]) -> dict[str, Any]:
+    def as_dict(m: Mapping[str, Any]) -> dict[str, Any]:
         return {str(k): v for k, v in m.items()}
 
     for rank, label in enumerate(wanted, 1):

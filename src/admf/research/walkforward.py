@@ -34,9 +34,9 @@ from admf.research.replay import replay_config
 from admf.research.search import (
     Combo,
     SweepRunner,
+    auto_runner,
     best_row,
     check_objective,
-    event_runner,
     grid_combos,
     publish_run,
     search,
@@ -44,7 +44,7 @@ from admf.research.search import (
 )
 from admf.research.signal_gen import generate_batch, wanted_variants
 from admf.research.signal_store import SignalStore, StoredSignals, bars_fingerprint, variant_key
-from admf.runtime.backtest import BacktestResult, _as_config, load_timeline, run_variant
+from admf.runtime.backtest import BacktestResult, _as_config, choose_engine, load_timeline, run_engine
 from admf.runtime.rundir import RunWriter
 
 NS_DAY = 86_400_000_000_000
@@ -128,8 +128,12 @@ def slice_timeline(tl: Timeline, a: int, b: int) -> Timeline:
 def _test_signals(cfg: Config, tl_all: Timeline, tl_test: Timeline, first_test_row: int,
                   store: SignalStore) -> None:
     """Signals of the config's entries over train + test bars, from the first test bar, into `store`."""
+    from admf.research.compiled import unsupported
+    from admf.research.compiled_runs import compiled_source
+
     wanted = wanted_variants(cfg, tl_all)
-    for w, sig in zip(wanted, generate_batch(cfg, tl_all, wanted), strict=True):
+    source = generate_batch if unsupported(cfg) else compiled_source
+    for w, sig in zip(wanted, source(cfg, tl_all, wanted), strict=True):
         skip = int(np.count_nonzero(tl_all.rows[w.sym] < first_test_row))
         keep = sig.bar >= skip
         k = w.sym
@@ -153,7 +157,7 @@ class WalkForwardResult:
 def walkforward(config: str | Path | dict | Config, *, train: str | int = "60d", test: str | int = "20d",
                 step: str | int | None = None, anchored: bool = False, split: float | None = None,
                 objective: str = "sharpe", min_trades: int = 0, method: str = "grid", trials: int | None = None,
-                seed: int = 0, out: str | Path | None = None, runner: SweepRunner = event_runner,
+                seed: int = 0, out: str | Path | None = None, runner: SweepRunner = auto_runner,
                 start: str | None = None, end: str | None = None, symbols: list[str] | None = None,
                 bars: int | None = None, report: bool = True) -> WalkForwardResult:
     """Python API of `admf walkforward`; writes a run directory when `out` is given."""
@@ -222,7 +226,8 @@ def walkforward(config: str | Path | dict | Config, *, train: str | int = "60d",
 def _run_test(combo: Combo, tl: Timeline, a: int, b: int, c: int, store: SignalStore) -> BacktestResult:
     tl_all, tl_test = slice_timeline(tl, a, c), slice_timeline(tl, b, c)
     _test_signals(combo.config, tl_all, tl_test, b - a, store)
-    return run_variant(replay_config(combo.config, tl_test, store), tl_test, label=combo.label)
+    rc = replay_config(combo.config, tl_test, store)
+    return run_engine(rc, tl_test, choose_engine(rc, "auto"), label=combo.label)
 
 
 def _write(res: WalkForwardResult, cfg: Config, out: str | Path, objective: str, report: bool) -> Path:
