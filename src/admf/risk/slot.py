@@ -11,7 +11,9 @@ stop-loss (a stop order) and then the take-profit (a limit) for the filled quant
 other side; the first fill of either leg cancels the other (OCO); a leg that ends unfilled
 (cancelled, expired) takes the other with it. In a backtest both legs rest at the
 SimulatedBroker from the bar after the entry's fill, and the stop-loss is matched first, so a
-bar touching both legs fills the stop (the conservative rule of the risk exits).
+bar touching both legs fills the stop (the conservative rule of the risk exits). Live, a
+bracket is refused (see `place`): the OCO pair must be the broker's (Alpaca's order_class),
+which the order path does not send yet.
 """
 
 from __future__ import annotations
@@ -329,7 +331,11 @@ class StrategySlot:
         price = limit or stop or c
         lim = self.limits
         why = ""
-        if self.exit_pending is not None or self.goal is not None:
+        if bracket is not None and self.split_flips:
+            # the live order manager keeps one order per symbol at the broker, so the two legs of
+            # an OCO pair cannot both work there, and two separate legs could both fill
+            why = "bracket orders run in backtests only (live they need the broker's own OCO orders)"
+        elif self.exit_pending is not None or self.goal is not None:
             why = "a risk or session exit is on its way"
         elif lim.max_position is not None and abs(worst) > lim.max_position + 1e-9:
             why = f"max_position {lim.max_position:g}: the position could reach {worst:g}"
