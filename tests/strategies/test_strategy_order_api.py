@@ -181,3 +181,56 @@ def test_intraday_close_cancels_the_legs_and_flattens():
     r = run_variant(cfg, tl)
     assert fills(r) == [(1, "buy", 10.0, 100.0, "order"), (1, "sell", 10.0, 100.6, "session_close")]
     assert sorted(r.orders["status"]) == ["canceled", "canceled", "filled", "filled"]
+
+
+class _SerialBroker:
+    """A unit-test stand-in for the live order manager: it keeps orders one per symbol (split_flips)."""
+
+    split_flips = True
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def submit(self, req: Any, sym: int, bar: int, close: float, day: int = 0) -> None:
+        self.sent.append(req)
+
+    def fill_now(self, req: Any, sym: int, bar: int, price: float, *, market: bool = True) -> None:
+        self.sent.append(req)
+
+    def cancel(self, client_order_id: str, ts: int = 0) -> bool:
+        return False
+
+
+def _live_slot() -> Any:
+    from admf.portfolio.portfolio import Portfolio
+    from admf.risk.exits import ExitRules
+    from admf.risk.limits import Limits
+    from admf.risk.sizing import Sizing
+    from admf.risk.slot import StrategySlot
+    from admf.strategies.orders import Orders
+
+    class S:
+        uses_orders = True
+
+        def on_bar(self, *a: Any) -> int:
+            return 0
+
+    broker = _SerialBroker()
+    slot = StrategySlot(strategy=S(), book=Portfolio("b", 10_000.0, ["X"]), broker=broker, sym=0, symbol="X",
+                        strategy_id="b", sizing=Sizing(), exits=ExitRules(), limits=Limits())
+    return slot, Orders([slot]), broker
+
+
+def test_live_brackets_are_refused_and_warm_up_is_not_traded():
+    slot, orders, broker = _live_slot()
+    assert orders.buy(5, limit=10.0, bracket=(9.0, 12.0)) is None
+    assert "backtests only" in orders.refused[-1]
+    slot.muted = True
+    assert orders.buy(5, limit=10.0) is None and "warm-up" in orders.refused[-1]
+    slot.muted = False
+    oid = orders.buy(5, limit=10.0)
+    assert oid is not None and [r.client_order_id for r in broker.sent] == [oid]
+    assert [(o.id, o.type, o.limit, o.qty) for o in orders.open_orders()] == [(oid, "limit", 10.0, 5.0)]
+    assert orders.target(5) is None  # the open buy already makes 5
+    with pytest.raises(UserError, match="not one this strategy trades"):
+        orders.buy(1, symbol="Y")

@@ -122,6 +122,7 @@ class StrategySlot:
         self.peer: dict[str, str] = {}  # a working leg -> the other leg of its OCO pair
         self.api_fills: list[Fill] = []
         self.refused: list[str] = []
+        self.muted = False  # a live session's warm-up: the strategy sees bars, its orders are not sent
         if getattr(strategy, "uses_orders", False):
             self.on_bar = self._order_bar
 
@@ -331,7 +332,9 @@ class StrategySlot:
         price = limit or stop or c
         lim = self.limits
         why = ""
-        if bracket is not None and self.split_flips:
+        if self.muted:
+            why = "warm-up bars are not traded"
+        elif bracket is not None and self.split_flips:
             # the live order manager keeps one order per symbol at the broker, so the two legs of
             # an OCO pair cannot both work there, and two separate legs could both fill
             why = "bracket orders run in backtests only (live they need the broker's own OCO orders)"
