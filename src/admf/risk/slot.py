@@ -12,8 +12,8 @@ other side; the first fill of either leg cancels the other (OCO); a leg that end
 (cancelled, expired) takes the other with it. In a backtest both legs rest at the
 SimulatedBroker from the bar after the entry's fill, and the stop-loss is matched first, so a
 bar touching both legs fills the stop (the conservative rule of the risk exits). Live, a
-bracket is refused (see `place`): the OCO pair must be the broker's (Alpaca's order_class),
-which the order path does not send yet.
+bracket is refused (see `place`): the OCO pair must be the broker's own order class, which
+the order path does not send yet.
 """
 
 from __future__ import annotations
@@ -347,11 +347,7 @@ class StrategySlot:
         if why:
             self.refused.append(f"{side.value} {qty:g} {self.symbol} refused: {why}")
             return None
-        self.n_orders += 1
-        req = OrderRequest(client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
-                           symbol=self.symbol, side=side, qty=qty, order_type=kind, limit_price=limit,
-                           stop_price=stop, tif=tif, ts=ts, reason="order")
-        self.reqs[req.client_order_id] = req
+        req = self._request(side, qty, kind, limit, stop, tif, "order")
         if bracket is not None:
             self.brackets[req.client_order_id] = bracket
             self.leg_of[req.client_order_id] = "entry"
@@ -377,8 +373,8 @@ class StrategySlot:
         if bracket is not None and done > 1e-9:
             stop, target = bracket
             exit_side = Side.SELL if req.side is Side.BUY else Side.BUY
-            sl = self._leg(exit_side, done, OrderType.STOP, None, stop, req.tif, ExitReason.STOP_LOSS.value)
-            tp = self._leg(exit_side, done, OrderType.LIMIT, target, None, req.tif, ExitReason.TAKE_PROFIT.value)
+            sl = self._request(exit_side, done, OrderType.STOP, None, stop, req.tif, ExitReason.STOP_LOSS.value)
+            tp = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif, ExitReason.TAKE_PROFIT.value)
             self.peer[sl.client_order_id] = tp.client_order_id
             self.peer[tp.client_order_id] = sl.client_order_id
             # the stop-loss goes first: a broker matching a bar works its orders in order
@@ -395,14 +391,16 @@ class StrategySlot:
             self.peer.pop(other, None)
             self._cancel_one(other)
 
-    def _leg(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
-             tif: TimeInForce, reason: str) -> OrderRequest:
+    def _request(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
+                 tif: TimeInForce, reason: str) -> OrderRequest:
+        """A new order of the strategy (its own, or a bracket leg: `reason` is then the leg)."""
         self.n_orders += 1
         req = OrderRequest(client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
                            symbol=self.symbol, side=side, qty=qty, order_type=kind, limit_price=limit,
                            stop_price=stop, tif=tif, ts=self.now[1], reason=reason)
         self.reqs[req.client_order_id] = req
-        self.leg_of[req.client_order_id] = reason
+        if reason != "order":
+            self.leg_of[req.client_order_id] = reason
         return req
 
     def _cancel_one(self, cid: str) -> None:
