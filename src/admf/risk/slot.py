@@ -123,8 +123,8 @@ class StrategySlot:
         self.api_fills: list[Fill] = []
         self.refused: list[str] = []
         self.muted = False  # a live session's warm-up: the strategy sees bars, its orders are not sent
-        if getattr(strategy, "uses_orders", False):
-            self.on_bar = self._order_bar
+        if getattr(strategy, "uses_orders", False) or getattr(strategy, "multi_symbol", False):
+            self.on_bar = self._order_bar  # a multi-symbol strategy trades through orders only
 
     # orders ---------------------------------------------------------------------------------
     def _order(self, qty: float, ts: int, bar: int, price: float, reason: str) -> OrderRequest:

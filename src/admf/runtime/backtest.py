@@ -266,7 +266,7 @@ class BacktestBuild:
                     atr=atr, prices=prices, id_prefix=f"{id_tag}{bid}-{sym}-", clock=self._clock(k),
                 )
                 group.append(slot)
-                if getattr(cls, "uses_orders", False) and not multi:
+                if cls.uses_orders and not multi:
                     strat.orders = Orders([slot])
                 slot.guards = self.guards[k]
                 slots[k].append(slot)
