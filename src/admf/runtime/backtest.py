@@ -221,9 +221,9 @@ class BacktestBuild:
         )
         self.guards: list[list[StrategySlot]] = [[] for _ in range(n_sym)]
         slots: list[list[StrategySlot]] = [[] for _ in range(n_sym)]
-        self.last_close: dict[str, float] | None = {} if n_sym > 1 else None
-        last = self.last_close
-        prices = (lambda: last) if last is not None else None
+        last_close: dict[str, float] = {}
+        self.last_close: dict[str, float] | None = last_close if n_sym > 1 else None
+        prices = (lambda: last_close) if n_sym > 1 else None
         self.all_slots: list[StrategySlot] = []
         intraday = False
         for i, (e, bid) in enumerate(zip(entries, self.book_ids, strict=True)):
