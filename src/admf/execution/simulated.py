@@ -119,8 +119,10 @@ class SimulatedBroker:
         o = self.orders.get(client_order_id)
         if o is None or o.status.is_terminal:
             return False
-        self.working[o.sym].remove(o)
-        self.pending -= 1
+        lst = self.working.get(o.sym, [])
+        if o in lst:  # else it is in the list on_bar is working through, which skips it now
+            lst.remove(o)
+            self.pending -= 1
         self._update(o, OrderStatus.CANCELED, ts)
         return True
 
@@ -168,23 +170,29 @@ class SimulatedBroker:
         orders = self.working.get(sym)
         if not orders:
             return
-        keep: list[SimOrder] = []
+        # orders placed while this bar is worked (a bracket's legs after its entry filled) go to
+        # the new list and start on the next bar; one cancelled meanwhile (the other leg of an
+        # OCO pair) is skipped
+        self.working[sym] = keep = []
+        self.pending -= len(orders)
         capped = self.volume_cap is not None
         for od in orders:
+            if od.order.status.is_terminal:
+                continue
             if od.req.tif is TimeInForce.DAY and day != od.day and od.req.order_type is not OrderType.MARKET:
                 self._update(od, OrderStatus.EXPIRED, ts)
                 continue
             px = self._match(od, o, h, l)
             if px is None:
                 keep.append(od)
+                self.pending += 1
             elif capped:
                 self._fill(od, px, ts, bar, self._room(od, bar))
-                if od.left > QTY_EPS:
+                if od.left > QTY_EPS and not od.order.status.is_terminal:
                     keep.append(od)
+                    self.pending += 1
             else:
                 self._fill(od, px, ts, bar)
-        self.pending -= len(orders) - len(keep)
-        self.working[sym] = keep
 
     def _match(self, od: SimOrder, o: float, h: float, l: float) -> float | None:
         kind = od.kind

@@ -122,8 +122,17 @@ def plan_books(cfg: Config, tl: Timeline) -> list[BookPlan]:
 
 
 def unsupported(cfg: Config) -> list[str]:
-    """Strategies of `cfg` without an array form (they need the event engine)."""
-    return [e.type for e in cfg.strategies if not has_array_form(e.type)]
+    """Strategies of `cfg` without an array form (they need the event engine): those not in
+    the array forms, and any that places its own orders or trades several symbols together."""
+    from admf.strategies.registry import all_strategies
+
+    known = all_strategies()
+
+    def event_only(name: str) -> bool:
+        cls = known.get(name)
+        return cls is not None and (cls.uses_orders or cls.multi_symbol)
+
+    return [e.type for e in cfg.strategies if not has_array_form(e.type) or event_only(e.type)]
 
 
 def _params(cfg: Config, plan: BookPlan, capital: float, multi: bool) -> np.ndarray:

@@ -3,6 +3,17 @@
 It turns changes of the strategy's signal into orders (sizing, limits, filter, direction,
 session rules) and guards the open position with exit rules. It talks to the broker and the
 book through their small interfaces only, so backtest and live share it.
+
+An order strategy (`uses_orders`) places its own orders through the slot (`place`, the desk of
+strategies/orders.py). Brackets are managed here, the same way in a backtest and live: the
+entry goes alone; once it has filled completely (or ended partly filled) the slot sends the
+stop-loss (a stop order) and then the take-profit (a limit) for the filled quantity, on the
+other side; the first fill of either leg cancels the other (OCO); a leg that ends unfilled
+(cancelled, expired) takes the other with it. In a backtest both legs rest at the
+SimulatedBroker from the bar after the entry's fill, and the stop-loss is matched first, so a
+bar touching both legs fills the stop (the conservative rule of the risk exits). Live, a
+bracket is refused (see `place`): the OCO pair must be the broker's own order class, which
+the order path does not send yet.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from admf.core.enums import ExitReason, Side
+from admf.core.enums import ExitReason, OrderType, Side, TimeInForce
 from admf.core.events import Fill, OrderRequest
 from admf.risk.exits import ExitRules, ExitState
 from admf.risk.limits import Limits
@@ -67,6 +78,7 @@ class StrategySlot:
         atr: Any = None,
         prices: Callable[[], dict[str, float]] | None = None,
         id_prefix: str = "",
+        clock: Callable[[int], tuple[int, int]] | None = None,
     ) -> None:
         self.strategy = strategy
         self.on_bar = strategy.on_bar
@@ -99,6 +111,20 @@ class StrategySlot:
         self.n_orders = 0
         self.signals: list[tuple[int, int, int]] = []  # (bar, ts, effective signal)
         self.guards: list[StrategySlot] | None = None  # the engine's list of slots to check for exits
+        # the order API (order strategies only)
+        self.clock = clock  # bar time -> (bar index, session day) for the orders it places
+        self.step: BarStep | None = None  # a multi-symbol strategy's time step
+        self.now: tuple[int, int, float, int] = (0, 0, 0.0, 0)  # (bar, ts, close, day) of the last bar
+        self.reqs: dict[str, OrderRequest] = {}  # the strategy's open orders
+        self.leg_of: dict[str, str] = {}  # order id -> entry / stop_loss / take_profit
+        self.brackets: dict[str, tuple[float, float]] = {}  # entry id -> (stop, target), legs not sent yet
+        self.entry_filled: dict[str, float] = {}
+        self.peer: dict[str, str] = {}  # a working leg -> the other leg of its OCO pair
+        self.api_fills: list[Fill] = []
+        self.refused: list[str] = []
+        self.muted = False  # a live session's warm-up: the strategy sees bars, its orders are not sent
+        if getattr(strategy, "uses_orders", False) or getattr(strategy, "multi_symbol", False):
+            self.on_bar = self._order_bar  # a multi-symbol strategy trades through orders only
 
     # orders ---------------------------------------------------------------------------------
     def _order(self, qty: float, ts: int, bar: int, price: float, reason: str) -> OrderRequest:
@@ -123,6 +149,8 @@ class StrategySlot:
     def _done(self, client_order_id: str, *, filled: bool) -> None:
         if self.working.pop(client_order_id, None) is None and client_order_id != self.flip_close:
             return
+        if client_order_id in self.reqs:
+            self._order_ended(client_order_id, filled)
         if self.flip_close == client_order_id:
             self.flip_close = None
             if not filled:
@@ -183,6 +211,8 @@ class StrategySlot:
         once nothing is working any more (at once with a synchronous broker)."""
         self.target = target
         self.goal = goal
+        self.brackets.clear()  # a decision or exit ends the strategy's brackets: no legs follow
+        self.peer.clear()
         self.flip_close = None  # a flip still closing is now just an order to cancel
         if self.exit_pending == "":
             self.exit_pending = None
@@ -242,6 +272,8 @@ class StrategySlot:
     def on_fill(self, fill: Fill, bar: int) -> None:
         """After the book applied a fill of this slot: (re)arm or drop the exit guard."""
         self._update_guard(bar)
+        if fill.client_order_id in self.reqs:
+            self._order_fill(fill)
         left = self.working.get(fill.client_order_id)
         if left is not None:
             if left - fill.qty <= 1e-9:
@@ -274,3 +306,153 @@ class StrategySlot:
             return
         price, reason, market = hit
         self.flatten(bar, ts, price, reason.value, market)
+
+    # the order API (the desk of strategies/orders.py) ---------------------------------------
+    def _order_bar(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> int:
+        bar, day = self.clock(ts) if self.clock is not None else (0, 0)
+        self.now = (bar, ts, c, day)
+        if self.step is not None:
+            self.step.arrive(self.symbol, ts, o, h, l, c, v)
+        else:
+            self.strategy.on_bar(ts, o, h, l, c, v)
+        return self.raw_last  # never a change: the engine calls decide only for the session rules
+
+    def _worst(self, sign: int) -> float:
+        """The position if every open order of this side fills."""
+        pos = self.book.position(self.symbol)
+        tp = ExitReason.TAKE_PROFIT.value
+        return pos + sign * sum(q for cid, q in self.working.items() if cid in self.reqs
+                                and self.reqs[cid].side.sign == sign
+                                and not (cid in self.peer and self.leg_of.get(cid) == tp))  # an OCO pair counts once
+
+    def place(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
+              bracket: tuple[float, float] | None, tif: TimeInForce) -> str | None:
+        bar, ts, c, day = self.now
+        worst = self._worst(side.sign) + side.sign * qty
+        price = limit or stop or c
+        lim = self.limits
+        why = ""
+        if self.muted:
+            why = "warm-up bars are not traded"
+        elif bracket is not None and self.split_flips:
+            # the live order manager keeps one order per symbol at the broker, so the two legs of
+            # an OCO pair cannot both work there, and two separate legs could both fill
+            why = "bracket orders run in backtests only (live they need the broker's own OCO orders)"
+        elif self.exit_pending is not None or self.goal is not None:
+            why = "a risk or session exit is on its way"
+        elif lim.max_position is not None and abs(worst) > lim.max_position + 1e-9:
+            why = f"max_position {lim.max_position:g}: the position could reach {worst:g}"
+        elif lim.max_notional is not None and abs(worst) * price > lim.max_notional + 1e-6:
+            why = f"max_notional {lim.max_notional:g}: the position could reach {abs(worst) * price:,.2f}"
+        if why:
+            self.refused.append(f"{side.value} {qty:g} {self.symbol} refused: {why}")
+            return None
+        req = self._request(side, qty, kind, limit, stop, tif, "order")
+        if bracket is not None:
+            self.brackets[req.client_order_id] = bracket
+            self.leg_of[req.client_order_id] = "entry"
+            self.entry_filled[req.client_order_id] = 0.0
+        self._send(req, bar, c, day)
+        return req.client_order_id
+
+    def _order_fill(self, fill: Fill) -> None:
+        self.api_fills.append(fill)
+        cid = fill.client_order_id
+        if cid in self.entry_filled:
+            self.entry_filled[cid] += fill.qty
+        other = self.peer.pop(cid, None)
+        if other is not None:  # one cancels the other: the first fill of a leg
+            self.peer.pop(other, None)
+            self._cancel_one(other)
+
+    def _order_ended(self, cid: str, filled: bool) -> None:
+        req = self.reqs.pop(cid)
+        leg = self.leg_of.pop(cid, "")
+        done = self.entry_filled.pop(cid, 0.0)
+        bracket = self.brackets.pop(cid, None)
+        if bracket is not None and done > 1e-9:
+            stop, target = bracket
+            exit_side = Side.SELL if req.side is Side.BUY else Side.BUY
+            sl = self._request(exit_side, done, OrderType.STOP, None, stop, req.tif, ExitReason.STOP_LOSS.value)
+            tp = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif, ExitReason.TAKE_PROFIT.value)
+            self.peer[sl.client_order_id] = tp.client_order_id
+            self.peer[tp.client_order_id] = sl.client_order_id
+            # the stop-loss goes first: a broker matching a bar works its orders in order
+            bar, _, c, day = self.now
+            self._send(sl, bar, c, day)
+            if tp.client_order_id in self.peer:  # the stop did not fill at once
+                self._send(tp, bar, c, day)
+            else:
+                self.reqs.pop(tp.client_order_id, None)
+                self.leg_of.pop(tp.client_order_id, None)
+            return
+        other = self.peer.pop(cid, None)
+        if other is not None and leg and not filled:  # a leg ended unfilled: the pair goes
+            self.peer.pop(other, None)
+            self._cancel_one(other)
+
+    def _request(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
+                 tif: TimeInForce, reason: str) -> OrderRequest:
+        """A new order of the strategy (its own, or a bracket leg: `reason` is then the leg)."""
+        self.n_orders += 1
+        req = OrderRequest(client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
+                           symbol=self.symbol, side=side, qty=qty, order_type=kind, limit_price=limit,
+                           stop_price=stop, tif=tif, ts=self.now[1], reason=reason)
+        self.reqs[req.client_order_id] = req
+        if reason != "order":
+            self.leg_of[req.client_order_id] = reason
+        return req
+
+    def _cancel_one(self, cid: str) -> None:
+        if cid in self.working and not self.broker.cancel(cid, self.now[1]):
+            self._done(cid, filled=False)
+
+    def cancel_order(self, order_id: str) -> bool:
+        if order_id not in self.reqs or order_id not in self.working:
+            return False
+        self._cancel_one(order_id)
+        return True
+
+    def cancel_orders(self) -> None:
+        self.brackets.clear()
+        for cid in list(self.reqs):
+            self.peer.pop(cid, None)
+            self._cancel_one(cid)
+
+    def position_qty(self) -> float:
+        return float(self.book.position(self.symbol))
+
+    def average_price(self) -> float | None:
+        lot = self.book.lots.get(self.symbol)
+        return lot.avg_price if lot is not None and self.book.position(self.symbol) else None
+
+    def working_qty(self) -> float:
+        return sum(q * self.reqs[cid].side.sign for cid, q in self.working.items() if cid in self.reqs)
+
+    def order_views(self) -> list[tuple[OrderRequest, float, str]]:
+        """(request, quantity still to fill, leg) of every open order of the strategy."""
+        return [(r, self.working[cid], self.leg_of.get(cid, "")) for cid, r in self.reqs.items() if cid in self.working]
+
+    def fill_list(self) -> list[Fill]:
+        return self.api_fills
+
+
+class BarStep:
+    """A multi-symbol strategy's time step: calls `on_bars` once every one of its symbols has a
+    bar of that time (bars of one time arrive together on the timeline and live)."""
+
+    __slots__ = ("strategy", "n", "ts", "bars")
+
+    def __init__(self, strategy: Any, symbols: list[str]) -> None:
+        self.strategy = strategy
+        self.n = len(symbols)
+        self.ts = -1
+        self.bars: dict[str, tuple[float, float, float, float, float]] = {}
+
+    def arrive(self, symbol: str, ts: int, o: float, h: float, l: float, c: float, v: float) -> None:
+        if ts != self.ts:
+            self.ts = ts
+            self.bars = {}
+        self.bars[symbol] = (o, h, l, c, v)
+        if len(self.bars) == self.n:
+            self.strategy.on_bars(ts, self.bars)

@@ -26,9 +26,10 @@ from admf.portfolio.portfolio import Portfolio
 from admf.risk.exits import ExitRules
 from admf.risk.limits import Limits
 from admf.risk.sizing import Sizing
-from admf.risk.slot import StrategySlot
+from admf.risk.slot import BarStep, StrategySlot
 from admf.runtime.session import session_codes
 from admf.strategies.filters import parse_filter
+from admf.strategies.orders import Orders
 from admf.strategies.params import validate_params
 from admf.strategies.registry import get_strategy
 
@@ -234,11 +235,22 @@ class BacktestBuild:
             limits = Limits(risk.max_position, risk.max_notional, risk.max_gross_exposure)
             filt = parse_filter(e.filter, file=cfg.source, field=f"strategy[{i}].filter") if e.filter else None
             intraday |= "intraday" in e.constraints
+            multi = bool(getattr(cls, "multi_symbol", False))
+            mine = [s for s in symbols if not e.symbols or s in e.symbols]
+            if multi:
+                missing = [s for s in (e.symbols or []) if s not in symbols]
+                if missing or not mine:
+                    raise ConfigError("a multi-symbol strategy's symbols must all be in the data", file=cfg.source,
+                                      field=f"strategy[{i}].symbols", value=",".join(missing or e.symbols or []),
+                                      accepted=", ".join(symbols))
+            group: list[StrategySlot] = []
+            strat: Any = None
             for k, sym in enumerate(symbols):
-                if e.symbols and sym not in e.symbols:
+                if sym not in mine:
                     continue
                 try:
-                    strat = cls(sym, params, self.hub)
+                    if strat is None or not multi:
+                        strat = cls(mine[0], params, self.hub, symbols=mine) if multi else cls(sym, params, self.hub)
                 except ConfigError as exc:
                     raise ConfigError(exc.detail, file=cfg.source, field=f"strategy[{i}].{e.type}.{exc.field}",
                                       value=exc.value, accepted=exc.accepted) from None
@@ -251,22 +263,46 @@ class BacktestBuild:
                     strategy=strat, book=self.books[bid], broker=self.broker, sym=k, symbol=sym, strategy_id=bid,
                     sizing=sizing, exits=exits, limits=limits, direction=e.direction,
                     intraday="intraday" in e.constraints, entry_filter=filt.bind(self.hub, sym) if filt else None,
-                    atr=atr, prices=prices, id_prefix=f"{id_tag}{bid}-{sym}-",
+                    atr=atr, prices=prices, id_prefix=f"{id_tag}{bid}-{sym}-", clock=self._clock(k),
                 )
+                group.append(slot)
+                if cls.uses_orders and not multi:
+                    strat.orders = Orders([slot])
                 slot.guards = self.guards[k]
                 slots[k].append(slot)
                 self.slots_by_prefix[slot.id_prefix] = slot
                 self.slots_by_key[(bid, sym)] = slot
                 self.all_slots.append(slot)
+            if multi and strat is not None:
+                strat.orders = Orders(group)
+                step = BarStep(strat, mine)
+                for slot in group:
+                    slot.step = step
         self.intraday = intraday
         session = day = None
         if intraday and len(tl):
             session, day = session_codes(tl.ts, tl.sym if n_sym > 1 else None, timeframe_ns(tl.timeframe))
+        self.day_codes = day
         self.engine = Engine(
             ts=tl.ts, sym=tl.sym, open=tl.open, high=tl.high, low=tl.low, close=tl.close, volume=tl.volume,
             n_symbols=n_sym, updaters=[self.hub.updaters(s) for s in symbols], slots=slots, guards=self.guards,
             broker=self.broker, session=session, day=day, last_close=self.last_close, symbols=symbols,
         )
+
+    def _clock(self, k: int) -> Callable[[int], tuple[int, int]]:
+        """Bar time of symbol k -> (its row on the timeline, its session day), for the orders an
+        order strategy places (live the timeline is empty: the broker needs neither)."""
+        tl = self.tl
+        rows = tl.rows[k] if len(tl.symbols) > 1 else np.arange(len(tl))
+        ts_k = tl.ts[rows]
+
+        def clock(ts: int) -> tuple[int, int]:
+            j = int(np.searchsorted(ts_k, ts))
+            if j >= len(ts_k):
+                return 0, 0
+            bar = int(rows[j])
+            return bar, int(self.day_codes[bar]) if self.day_codes is not None else 0
+        return clock
 
     def _on_fill(self, fill: Fill, bar: int) -> None:
         if self.books[fill.strategy_id].apply_fill(fill, bar):

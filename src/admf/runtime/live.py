@@ -98,6 +98,8 @@ class LiveSession:
         starts while a signal is on does not chase it; it trades the next change.
         """
         n = 0
+        for slot in self.build.all_slots:
+            slot.muted = True  # an order strategy's orders during warm-up are not sent
         for bar in sorted(bars, key=lambda b: (b.ts, self.sym_index.get(b.symbol, 0))):
             k = self.sym_index.get(bar.symbol)
             if k is None:
@@ -113,6 +115,8 @@ class LiveSession:
                 self.build.last_close[bar.symbol] = bar.close
             self.last_ts[bar.symbol] = bar.ts
             n += 1
+        for slot in self.build.all_slots:
+            slot.muted = False
         return n
 
     def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float, bool]] = ()) -> int:

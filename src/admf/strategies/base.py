@@ -4,6 +4,13 @@ A strategy instance serves one symbol. After the engine updates the shared featu
 bar, it calls `on_bar`, which returns the desired direction: 1 long, -1 short, 0 flat. The
 engine trades only when that value changes, so a strategy keeps its own state (the last
 signal) and the same code runs in a backtest and live.
+
+A strategy with `uses_orders = True` places its own orders through `self.orders` (see
+strategies/orders.py) and reads `position`, `avg_price`, `open_orders` and `fills`; its
+`on_bar` return value is ignored. A strategy with `multi_symbol = True` (it uses orders) is one
+instance over every symbol of its config entry (`self.symbols`); instead of `on_bar` it gets
+`on_bars(ts, bars)` once per time step, when every one of its symbols has a bar of that time
+(`bars`: symbol -> (open, high, low, close, volume)); a step some symbol lacks is skipped.
 """
 
 from __future__ import annotations
@@ -12,13 +19,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from admf.strategies.params import Param
 
+if TYPE_CHECKING:
+    from admf.core.events import Fill
+    from admf.strategies.orders import Orders, OrderView
+
+BarValues = tuple[float, float, float, float, float]  # open, high, low, close, volume
+
 
 class Strategy:
     name: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
+    uses_orders: ClassVar[bool] = False  # trades through self.orders, not by returning a direction
+    multi_symbol: ClassVar[bool] = False  # one instance over several symbols, on_bars per time step
+    orders: Orders  # set by the backtest build before the first bar (order strategies only)
 
-    def __init__(self, symbol: str, params: dict[str, Any], hub: Any) -> None:
+    def __init__(self, symbol: str, params: dict[str, Any], hub: Any, symbols: list[str] | None = None) -> None:
         self.symbol = symbol
+        self.symbols = list(symbols) if symbols else [symbol]
         self.values = dict(params)
         for key, value in params.items():
             setattr(self, key, value)
@@ -35,6 +52,27 @@ class Strategy:
     def on_bar(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> int:
         """Return the desired direction after this bar (1, -1 or 0)."""
         raise NotImplementedError
+
+    def on_bars(self, ts: int, bars: dict[str, BarValues]) -> None:
+        """A multi-symbol strategy's time step: every symbol's bar of time `ts`."""
+        raise NotImplementedError
+
+    # the book, for order strategies (single symbol; a multi-symbol one asks self.orders.position(sym))
+    @property
+    def position(self) -> float:
+        return self.orders.position()
+
+    @property
+    def avg_price(self) -> float | None:
+        return self.orders.avg_price()
+
+    @property
+    def open_orders(self) -> list[OrderView]:
+        return self.orders.open_orders()
+
+    @property
+    def fills(self) -> list[Fill]:
+        return self.orders.fills()
 
     @classmethod
     def describe(cls) -> str:

@@ -1,3 +1,3 @@
 """Built-in strategies; importing this package registers them."""
 
-from admf.strategies.builtin import bands, momentum, trend  # noqa: F401
+from admf.strategies.builtin import bands, momentum, orders, trend  # noqa: F401
