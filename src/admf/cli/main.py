@@ -82,7 +82,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sw.add_argument("config", help="YAML config file")
     _add_run_options(sw)
     add_engine_argument(sw)
-    add_sweep_arguments(sw)
+    if argv is None or "sweep" in argv:  # its search options import the research engine
+        add_sweep_arguments(sw)
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config", help="YAML config file")
@@ -111,7 +112,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     from admf.cli.research import add_research_commands
 
-    add_research_commands(sub)
+    add_research_commands(sub, argv)
     return p
 
 

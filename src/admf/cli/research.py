@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from admf.cli.main import _add_run_options, _console
@@ -19,8 +20,19 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bars", type=int, help="use only the first N bars")
 
 
-def add_research_commands(sub: Any) -> None:
-    """Register the research subcommands on the `admf` parser's subparsers."""
+def add_research_commands(sub: Any, argv: Sequence[str] | None = None) -> None:
+    """Register the research subcommands on the `admf` parser's subparsers.
+
+    Given the command line, only the command it names gets its options (which import the
+    research engine): every other command starts without that cost.
+    """
+    if argv is not None and not set(COMMANDS) & set(argv):
+        for name, help_ in (("signals", "generate and store the signals of every variant of a config"),
+                            ("query", "SQL (DuckDB) over a signal store: views strategies, signals, runs"),
+                            ("replay", "backtest a config on its stored signals (no features computed)"),
+                            ("walkforward", "walk-forward: choose on each train window, trade the next test window")):
+            sub.add_parser(name, help=help_)
+        return
     from admf.research.replay import SWEEP_KEYS
     from admf.research.search import OBJECTIVES, add_search_arguments
 
