@@ -252,6 +252,18 @@ def test_main_py_takes_every_backtest_flag(cli, tmp_path) -> None:
     one_line_error(cli("--out", out, "backtest", REPO / "config" / "bollinger" / "test.yaml"), "--out")
 
 
+def test_main_py_knows_every_option_of_admf_backtest() -> None:
+    import argparse
+
+    from admf.cli.main import build_parser
+
+    top = build_parser()
+    sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction)).choices["backtest"]
+    backtest_flags = {o for a in sub._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    legacy_flags = {o for a in top._actions for o in a.option_strings}
+    assert backtest_flags and backtest_flags <= legacy_flags, backtest_flags - legacy_flags
+
+
 def test_every_csv_has_iso_times(cli, tmp_path) -> None:
     res = cli("backtest", REPO / "config" / "bollinger" / "test.yaml", "--bars", "3000", "--out", tmp_path,
               "--quiet", "--no-report")

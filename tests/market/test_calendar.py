@@ -107,3 +107,19 @@ def test_times_outside_the_calendar_are_one_clear_error() -> None:
     assert session_code(int(pd.Timestamp("2024-07-04 15:00", tz="UTC").value), FIVE_MIN)[0] == OFF
     assert session_code(int(pd.Timestamp("2024-07-03 16:55", tz="UTC").value), FIVE_MIN)[0] == LAST
     assert session_code(int(pd.Timestamp("2024-07-03 16:50", tz="UTC").value), FIVE_MIN)[0] == IN
+
+
+def test_the_session_table_is_cached_per_library_version_and_rebuilt_when_damaged(tmp_path) -> None:
+    from admf.core import calendar as c
+
+    built = c._Table(None)
+    first = c._Table(tmp_path)
+    (path,) = tmp_path.iterdir()
+    assert path.name.startswith("XNYS-") and path.suffix == ".npy"
+    cached = c._Table(tmp_path)
+    for t in (first, cached):
+        assert (t.open_ns == built.open_ns).all() and (t.close_ns == built.close_ns).all() and t.days == built.days
+    path.write_bytes(b"not an array")
+    again = c._Table(tmp_path)
+    assert (again.close_ns == built.close_ns).all() and again.days == built.days
+    assert c._Table(tmp_path).days == built.days  # the damaged file was replaced

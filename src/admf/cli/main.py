@@ -26,6 +26,7 @@ LEGACY_RUN_OPTIONS = {
     "start": "first date or time to use (UTC)", "end": "last date to use; a bare date includes that whole day",
     "symbols": "comma-separated subset of the config's symbols", "out": "folder for run directories",
     "no-report": "do not write report.html", "quiet": "print only the run directory",
+    "engine": "auto (default: compiled when every strategy has an array form), event or compiled",
 }
 # counts and durations that must be positive: argparse dest -> (flag, the commands it is checked for)
 POSITIVE = {"bars": ("--bars", None), "legacy_bars": ("--bars", None), "max_bars": ("--max-bars", None),

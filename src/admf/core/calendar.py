@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -49,27 +51,59 @@ class Session(NamedTuple):
 class _Table:
     """Sessions as parallel sorted arrays (numpy for bar arrays, lists for one live bar)."""
 
-    def __init__(self) -> None:
-        import warnings
-
-        import exchange_calendars as xc  # type: ignore[import-untyped]
-        import pandas as pd
-
-        with warnings.catch_warnings():  # the library's own pandas deprecations, not ours to fix
-            warnings.simplefilter("ignore")
-            cal = xc.get_calendar(EXCHANGE, start=FIRST_DAY, end=LAST_DAY)
-        sched = cal.schedule
-        self.open_ns = pd.DatetimeIndex(sched["open"]).as_unit("ns").asi8.copy()
-        self.close_ns = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8.copy()
-        self.days: list[dt.date] = [d.date() for d in sched.index]
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.open_ns, self.close_ns = _schedule(cache_dir)
+        # a session opens at 09:30 New York, the same UTC date
+        epoch = dt.date(1970, 1, 1).toordinal()
+        self.days: list[dt.date] = [dt.date.fromordinal(epoch + d) for d in (self.open_ns // (86_400 * NS)).tolist()]
         self.open_list: list[int] = self.open_ns.tolist()
         self.close_list: list[int] = self.close_ns.tolist()
         self.index = {d: i for i, d in enumerate(self.days)}
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "admf"
+
+
+def _schedule(where: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """(open ns, close ns) of every session. Building them from the library takes about half a
+    second, so they are kept in the user's cache per library version (rebuilt when unreadable)."""
+    from importlib.metadata import version
+
+    path = None
+    if where is not None:
+        path = where / f"{EXCHANGE}-{version('exchange_calendars')}-{FIRST_DAY}-{LAST_DAY}.npy"
+        try:
+            both = np.load(path)
+            if both.ndim == 2 and both.shape[0] == 2 and both.dtype == np.int64 and both.shape[1] > 0:
+                return both[0].copy(), both[1].copy()
+        except (OSError, ValueError, EOFError):
+            pass
+    import warnings
+
+    import exchange_calendars as xc  # type: ignore[import-untyped]
+    import pandas as pd
+
+    with warnings.catch_warnings():  # the library's own pandas deprecations, not ours to fix
+        warnings.simplefilter("ignore")
+        cal = xc.get_calendar(EXCHANGE, start=FIRST_DAY, end=LAST_DAY)
+    sched = cal.schedule
+    opens = pd.DatetimeIndex(sched["open"]).as_unit("ns").asi8.copy()
+    closes = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8.copy()
+    if path is not None:
+        try:  # written whole, then renamed: a reader never sees half a file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+            np.save(tmp, np.stack([opens, closes]))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return opens, closes
+
+
 @lru_cache(maxsize=1)
 def _table() -> _Table:
-    return _Table()
+    return _Table(cache_dir())
 
 
 def _check(ns: int) -> None:
