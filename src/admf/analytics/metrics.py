@@ -245,6 +245,31 @@ def _positive(value: Any, field: str) -> float:
     return number
 
 
+def head_metrics(m: dict[str, Any], n: int, ppy: float | None, capital: float, final: float, index: Any) -> None:
+    """Into `m`: the curve's size, final equity, total return, span and CAGR (the sweep's compiled
+    metrics pass uses it too, so both compute them one way)."""
+    m["bars"] = int(n)
+    m["periods_per_year"] = float(ppy) if ppy is not None else None
+    m["initial_capital"] = capital
+    m["final_equity"] = final
+    m["total_return"] = final / capital - 1.0
+    if n == 0:
+        return
+    m["start"] = index[0].isoformat()
+    m["end"] = index[-1].isoformat()
+    years = n / ppy if ppy else None
+    m["years"] = years
+    if years:
+        growth = final / capital
+        if growth <= 0:
+            m["cagr"] = -1.0
+        else:
+            try:
+                m["cagr"] = math.exp(math.log(growth) / years) - 1.0
+            except OverflowError:
+                m["cagr"] = math.inf
+
+
 def compute_metrics(
     equity: pd.Series,
     trades: pd.DataFrame | None,
@@ -276,29 +301,10 @@ def compute_metrics(
         ppy = infer_periods_per_year(index)
 
     m: dict[str, MetricValue] = dict.fromkeys(METRIC_KEYS)
-    m["bars"] = int(n)
-    m["periods_per_year"] = float(ppy) if ppy is not None else None
-    m["initial_capital"] = float(initial_capital)
-    final = float(eq[-1]) if n else float(initial_capital)
-    m["final_equity"] = final
-    m["total_return"] = final / initial_capital - 1.0
+    head_metrics(m, n, ppy, float(initial_capital), float(eq[-1]) if n else float(initial_capital), index)
     m.update(_trade_metrics(trades))
     if n == 0:
         return m
-
-    m["start"] = index[0].isoformat()
-    m["end"] = index[-1].isoformat()
-    years = n / ppy if ppy else None
-    m["years"] = years
-    if years:
-        growth = final / initial_capital
-        if growth <= 0:
-            m["cagr"] = -1.0
-        else:
-            try:
-                m["cagr"] = math.exp(math.log(growth) / years) - 1.0
-            except OverflowError:
-                m["cagr"] = math.inf
 
     r = bar_returns(eq, float(initial_capital))
     if n >= 2 and ppy:

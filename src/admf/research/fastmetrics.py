@@ -151,7 +151,7 @@ def equity_of(runs: list[Any], md: Any) -> np.ndarray:
 def fast_metrics(runs: list[Any], md: Any, index: pd.DatetimeIndex, ppy: float | None, capital: float,
                  risk_free: float = 0.0) -> dict[str, Any]:
     """compute_metrics' keys and definitions for a sweep row (see the module docstring)."""
-    from admf.analytics.metrics import METRIC_KEYS, _clean, _ratio, _trade_metrics
+    from admf.analytics.metrics import METRIC_KEYS, _clean, _ratio, _trade_metrics, head_metrics
 
     eq = equity_of(runs, md)
     ns = md.tl.ts
@@ -161,28 +161,10 @@ def fast_metrics(runs: list[Any], md: Any, index: pd.DatetimeIndex, ppy: float |
     trades = pd.DataFrame(t[:, [K.T_PNL, K.T_QTY, K.T_ENTRY_PRICE]], columns=["pnl", "qty", "entry_price"],
                           copy=False)
     m: dict[str, Any] = dict.fromkeys(METRIC_KEYS)
-    m["bars"] = n
-    m["periods_per_year"] = float(ppy) if ppy is not None else None
-    m["initial_capital"] = float(capital)
-    final = float(eq[-1]) if n else float(capital)
-    m["final_equity"] = final
-    m["total_return"] = final / capital - 1.0
+    head_metrics(m, n, ppy, float(capital), float(eq[-1]) if n else float(capital), index)
     m.update(_trade_metrics(trades))
     if n == 0:
         return m
-    m["start"] = index[0].isoformat()
-    m["end"] = index[-1].isoformat()
-    years = n / ppy if ppy else None
-    m["years"] = years
-    if years:
-        growth = final / capital
-        if growth <= 0:
-            m["cagr"] = -1.0
-        else:
-            try:
-                m["cagr"] = math.exp(math.log(growth) / years) - 1.0
-            except OverflowError:
-                m["cagr"] = math.inf
     rf_p = (1.0 + risk_free) ** (1.0 / ppy) - 1.0 if ppy else 0.0
     mean_excess, std, downside, max_dd, dd_bars, dd_days = bar_stats(eq, ns, float(capital), rf_p)
     if n >= 2 and ppy:
