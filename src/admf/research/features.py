@@ -55,6 +55,20 @@ def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _resum(buf: np.ndarray, dev: np.ndarray, scratch: np.ndarray) -> tuple[float, float, float]:  # pragma: no cover
+    """The window's mean and its deviations' sum and sum of squares, each summed exactly."""
+    p = len(buf)
+    a = exact_sum(buf, scratch) / p
+    for j in range(p):
+        dev[j] = buf[j] - a
+    s1 = exact_sum(dev, scratch)
+    for j in range(p):
+        dev[j] = dev[j] * dev[j]
+    s2 = exact_sum(dev, scratch)
+    return a, s1, s2
+
+
 @njit(cache=True, nogil=True)
 def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """admf.features.Bollinger's middle and sqrt(variance) (0 where the variance is not > 0)."""
@@ -80,24 +94,12 @@ def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  #
                 s2 = s2 + (d * d - old * old)
             else:
                 i = 0
-                a = exact_sum(buf, scratch) / p
-                for j in range(p):
-                    dev[j] = buf[j] - a
-                s1 = exact_sum(dev, scratch)
-                for j in range(p):
-                    dev[j] = dev[j] * dev[j]
-                s2 = exact_sum(dev, scratch)
+                a, s1, s2 = _resum(buf, dev, scratch)
         else:
             buf[t] = x
             if t + 1 < p:
                 continue
-            a = exact_sum(buf, scratch) / p
-            for j in range(p):
-                dev[j] = buf[j] - a
-            s1 = exact_sum(dev, scratch)
-            for j in range(p):
-                dev[j] = dev[j] * dev[j]
-            s2 = exact_sum(dev, scratch)
+            a, s1, s2 = _resum(buf, dev, scratch)
         m = s1 / p
         var = s2 / p - m * m
         mid[t] = a + m
