@@ -74,3 +74,27 @@ def test_no_broker_is_named_outside_its_adapter_folder(folder: str) -> None:
             if re.search(r"alpaca", line, re.IGNORECASE):
                 named.append(f"{path.relative_to(SRC)}:{n}: {line.strip()}")
     assert not named, "\n".join(named)
+
+
+def test_admf_live_keeps_the_configs_broker_and_defaults_only_a_backtest_config(tmp_path: Path) -> None:
+    from admf.adapters import DEFAULT_LIVE
+    from admf.runtime.factory import live_broker
+
+    raw = live_config_dict(tmp_path)
+    raw["execution"]["broker"] = "paper"
+    paper = config_from_dict(raw, base_dir=str(tmp_path))
+    assert live_broker(paper) == "paper"  # `admf live` on a paper config trades on the paper broker
+    raw["execution"]["broker"] = "simulated"
+    backtest = config_from_dict(raw, base_dir=str(tmp_path))
+    assert live_broker(backtest) == DEFAULT_LIVE
+    assert live_broker(paper, "alpaca") == "alpaca"  # --broker wins
+
+
+def test_admf_live_refuses_an_unknown_broker_flag_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "admf.cli.main", "live", "x.yaml", "--broker", "ib"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "invalid choice: 'ib'" in res.stderr and "Traceback" not in res.stderr

@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# the live broker `admf live` and the legacy live flag use when a config names none
+DEFAULT_LIVE = "alpaca"
+
 
 def find_adapter(name: str) -> Any:
     """The ADAPTER of the package admf.adapters.<name> (the caller checks the name first)."""

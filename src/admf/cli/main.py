@@ -100,8 +100,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         except ImportError:
             pass
 
-    live = sub.add_parser("live", help="trade a config live (paper by default) on Alpaca")
+    live = sub.add_parser("live", help="trade a config live (paper by default) on a broker")
     live.add_argument("config", help="YAML config file")
+    from admf.adapters import DEFAULT_LIVE
+    from admf.config.schema import broker_names
+
+    live.add_argument("--broker", choices=broker_names(), default=None,
+                      help=f"the broker adapter (default: the config's execution.broker, else {DEFAULT_LIVE})")
     add_live_arguments(live)
 
     d = sub.add_parser("demo", help="demos that need no account and no network")
@@ -182,9 +187,10 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if cmd == "live":
         from admf.cli.live import run_live
         from admf.config.loader import load_config
-        from admf.runtime.factory import switch_to_alpaca
+        from admf.runtime.factory import live_broker, switch_broker
 
-        cfg, _ = switch_to_alpaca(load_config(args.config))
+        cfg = load_config(args.config)
+        cfg, _ = switch_broker(cfg, live_broker(cfg, args.broker))
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"execution_mode": "async"})})
         return run_live(cfg, args, _console())
     if cmd == "demo":
@@ -207,9 +213,9 @@ def _legacy(args: argparse.Namespace) -> int:
     if args.alpaca:
         from admf.cli.live import run_live
         from admf.config.loader import load_config
-        from admf.runtime.factory import switch_to_alpaca
+        from admf.runtime.factory import switch_broker
 
-        cfg, warning = switch_to_alpaca(load_config(args.legacy_config))
+        cfg, warning = switch_broker(load_config(args.legacy_config), "alpaca")
         if warning is None:
             return run_live(cfg, args, _console())
         _console(stderr=True).print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)

@@ -19,9 +19,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +63,14 @@ def switch_broker(cfg: Config, name: str) -> tuple[Config, str | None]:
     return cfg, None
 
 
-def __getattr__(name: str) -> Callable[[Config], tuple[Config, str | None]]:
-    # the legacy CLI flag `--<broker>` imports switch_to_<broker>
-    if name.startswith("switch_to_"):
-        return partial(switch_broker, name=name[len("switch_to_"):])
-    raise AttributeError(name)
+def live_broker(cfg: Config, name: str | None = None) -> str:
+    """The broker a live session of `cfg` uses: `name`, else the config's when it names an
+    adapter, else the default live adapter."""
+    from admf.adapters import DEFAULT_LIVE
+
+    if name is not None:
+        return name
+    return cfg.execution.broker if cfg.execution.broker != "simulated" else DEFAULT_LIVE
 
 
 @dataclass(frozen=True)
