@@ -44,6 +44,7 @@ class Stepper:
         self.s = h.session
         self.held: list[Bar] = []
         self.bars: list[Bar] = []
+        self.oco_bars = 0  # bars after which an OCO exit was resting
         handle = self.s.handle
 
         def hold(ev: Any) -> None:
@@ -71,6 +72,18 @@ class Stepper:
             self.bars.append(bar)
             self.handle(bar)
             self.h.run_until(lambda: self._answered() and self._positions_agree(), what="answers to every command")
+            self._check_exposure()
+
+    def _check_exposure(self) -> None:
+        """The exposure invariant: the position plus every open buy stays at or below the entry's
+        10 shares, the position minus every open sell at or above flat (two separate exit legs
+        resting would make it -10)."""
+        mgr = self.s.broker
+        up, down = mgr.exposure("limit_bracket", "SPY")
+        assert -1e-9 <= down and up <= 10.0 + 1e-9, (up, down)
+        if any(b.request.order_class == OCO and not b.settled for b in mgr.book_orders.values()):
+            assert (up, down) == (10.0, 0.0)
+            self.oco_bars += 1
 
 
 def fills_by_bar(fills: list[Any]) -> list[tuple[int, str, float, float]]:
@@ -105,6 +118,7 @@ def test_limit_bracket_live_equals_backtest(tmp_path: Path, post_log: list[str])
         emu.stop()
     bt, bt_reasons = backtest_fills(st.bars)
     assert live == bt
+    assert st.oco_bars >= 10  # the invariant was checked with an OCO resting
     assert reasons == bt_reasons
     assert {"order", "stop_loss", "take_profit"} <= set(reasons)  # entries, and exits by either leg
     # the exits went as one OCO order each (in the backtest: two legs each)
