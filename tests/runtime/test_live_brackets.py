@@ -80,7 +80,7 @@ class Stepper:
         resting would make it -10)."""
         mgr = self.s.broker
         up, down = mgr.exposure("limit_bracket", "SPY")
-        assert -1e-9 <= down and up <= 10.0 + 1e-9, (up, down)
+        assert down >= -1e-9 and up <= 10.0 + 1e-9, (up, down)
         if any(b.request.order_class == OCO and not b.settled for b in mgr.book_orders.values()):
             assert (up, down) == (10.0, 0.0)
             self.oco_bars += 1
