@@ -16,7 +16,9 @@ other side, a stop-loss (a stop order) and a take-profit (a limit), one cancelli
   its stop-loss leg), which the broker works as one-cancels-other. The live order manager keeps
   one order per symbol at the broker (`split_flips`), so two separate legs could not both work
   there, and if they could, both might fill; the OCO's worst case is its quantity once. The
-  emulator matches the OCO's members by the same core and rule (stop-loss first).
+  emulator matches the OCO's members by the same core and rule (stop-loss first). One
+  difference: the OCO starts at the broker's current price (the entry's fill bar's close), so a
+  close already beyond a leg exits at once at that price; a backtest exits on the next bar.
 """
 
 from __future__ import annotations
