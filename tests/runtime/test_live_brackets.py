@@ -116,6 +116,7 @@ def test_limit_bracket_live_equals_backtest(tmp_path: Path, post_log: list[str])
         live = fills_by_bar(book.fills)
         reasons = [f.reason for f in sorted(book.fills, key=lambda f: f.ts)]
         sent = [r for r in h.session.broker.book_orders.values()]
+        audit = h.session.audit.records
     finally:
         h.stop()
         emu.stop()
@@ -130,6 +131,8 @@ def test_limit_bracket_live_equals_backtest(tmp_path: Path, post_log: list[str])
     assert all(r.order_type.value == "limit" and r.stop_loss is not None and r.stop_loss < r.limit_price
                for r in ocos)
     assert len(post_log) == len(sent) and len(set(post_log)) == len(post_log)  # each order sent once
+    logged = [r for r in audit if r["event"] == "order" and r.get("order_class") == OCO]
+    assert [(r["id"], r["stop_loss"]) for r in logged] == [(r.client_order_id, r.stop_loss) for r in ocos]
 
 
 def test_a_restart_restores_the_resting_oco_and_does_not_send_it_again(tmp_path: Path, post_log: list[str]) -> None:
