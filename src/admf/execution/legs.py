@@ -1,7 +1,7 @@
 """One logical order that is several orders at the broker: the status of an OCO exit from its members.
 
 An OCO exit (`OrderRequest.order_class == "oco"`) is one order of the session and two at the
-broker: the order itself (Alpaca: the take-profit limit) and its leg (the stop-loss), each with its
+broker: the order itself (the take-profit limit) and its leg (the stop-loss), each with its
 own id, status and fills. The first fill of either cancels the other, so the broker reports one
 member filled and the other canceled; that cancel is not a cancel of the logical order.
 
@@ -15,7 +15,7 @@ reconciler that binds the legs' ids to the logical order:
 - while a member is still working: partially filled when something has filled, accepted when the
   broker has acknowledged a member, else None (nothing known yet).
 
-A member whose state admf's state machine does not model (Alpaca's `held`, `pending_cancel`,
+A member whose state admf's state machine does not model (a broker's `held`, `pending_cancel`,
 `new` before any report) is passed with status None: still working.
 """
 
