@@ -165,6 +165,10 @@ def test_a_restart_restores_the_resting_oco_and_does_not_send_it_again(tmp_path:
         s = h.session
         assert s.books["limit_bracket"].position("SPY") == 10.0
         assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 0.0)
+        (slot,) = s.build.all_slots
+        views = slot.strategy.orders.open_orders()  # the strategy sees the restored exit
+        assert [(v.id, v.leg, v.side, v.qty, v.stop is not None) for v in views] == [(cid, "oco", "sell", 10.0, True)]
+        assert slot._worst(-1) == 0.0  # its limits count it once
         st2.play(3)  # the stop-loss leg fills on bar 28
         book = s.books["limit_bracket"]
         exits = [f for f in book.fills if f.client_order_id == cid]

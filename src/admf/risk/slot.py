@@ -411,6 +411,16 @@ class StrategySlot:
             self.leg_of[req.client_order_id] = reason
         return req
 
+    def adopt(self, req: OrderRequest, left: float) -> None:
+        """An order an earlier session left open (a restart): working for this slot with `left` to
+        fill; an order strategy sees it among its open orders and its limits count it (an OCO exit
+        once). A restored entry's bracket is not known: no exits follow its fill."""
+        self.working[req.client_order_id] = left
+        if self.on_bar == self._order_bar:
+            self.reqs[req.client_order_id] = req
+            if req.order_class:
+                self.leg_of[req.client_order_id] = req.order_class
+
     def _cancel_one(self, cid: str) -> None:
         if cid in self.working and not self.broker.cancel(cid, self.now[1]):
             self._done(cid, filled=False)
