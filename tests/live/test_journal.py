@@ -103,3 +103,48 @@ def test_concurrent_writers_from_two_threads(tmp_path):
         for t in ts:
             t.join()
         assert len(j.fills("a1")) == 600  # 200 + 200 own + 200 shared written once
+
+
+def test_an_oco_intent_and_its_leg_ids_round_trip(tmp_path):
+    from admf.core.events import OCO
+
+    req = _req("x1", side=Side.SELL, order_type=OrderType.LIMIT, limit_price=105.0, order_class=OCO, stop_loss=95.0,
+               reason="take_profit")
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_intent(req)
+        j.set_broker_id("x1", "P1", "x1")
+        j.set_broker_id("x1", "L1", "leg-cid", leg="stop_loss")
+        assert j.intent("x1").request == req
+        assert j.intent("x1").broker_order_id == "P1"  # a leg's id is not the order's own
+        assert j.broker_ids("x1") == [("P1", "x1")]
+        assert j.replacement_count("x1") == 1
+        assert j.leg_ids("x1") == [("L1", "stop_loss")]
+        assert j.client_id_for_broker_id("L1") == "x1"
+        assert [i.request for i in j.recover().open_intents] == [req]
+
+
+def test_a_journal_written_before_oco_orders_opens_with_their_columns_added(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)  # the schema of earlier versions, with one intent and its broker id
+    db.executescript("""
+        CREATE TABLE intents (client_order_id TEXT PRIMARY KEY, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,
+            side TEXT NOT NULL, qty REAL NOT NULL, order_type TEXT NOT NULL, limit_price REAL, stop_price REAL,
+            tif TEXT NOT NULL, req_ts INTEGER NOT NULL, reason TEXT NOT NULL, created_ns INTEGER NOT NULL,
+            broker_order_id TEXT, status TEXT, filled_qty REAL NOT NULL DEFAULT 0, updated_ns INTEGER NOT NULL);
+        CREATE TABLE broker_ids (broker_order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL,
+            wire_client_order_id TEXT NOT NULL);
+        INSERT INTO intents VALUES ('o1','s1','SPY','buy',10,'limit',99.5,NULL,'day',7,'order',1,'B1','accepted',0,1);
+        INSERT INTO broker_ids VALUES ('B1','o1','o1');
+    """)
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        intent = j.intent("o1")
+        assert intent.request == _req("o1", order_type=OrderType.LIMIT, limit_price=99.5, ts=7, reason="order")
+        assert intent.request.order_class == "" and intent.request.stop_loss is None
+        assert j.broker_ids("o1") == [("B1", "o1")] and j.leg_ids("o1") == []
+        j.record_intent(_req("o2", order_type=OrderType.LIMIT, limit_price=1.0, order_class="oco", stop_loss=2.0,
+                             side=Side.SELL))
+        assert j.intent("o2").request.stop_loss == 2.0
+    with Journal(path) as j:  # opened again: nothing to add twice
+        assert len(j.open_intents()) == 2

@@ -11,7 +11,7 @@ import pytest
 from admf.adapters.alpaca import models as m
 from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from admf.core.errors import ConfigError
-from admf.core.events import OrderRequest
+from admf.core.events import OCO, OrderRequest
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -164,3 +164,40 @@ def test_parse_timeframe():
     assert m.parse_timeframe("1Day") == ("1Day", 86400)
     with pytest.raises(ConfigError):
         m.parse_timeframe("30Sec")
+
+
+def test_oco_body_is_hand_computed_and_what_alpaca_py_sends():
+    from alpaca.trading.enums import OrderClass, OrderSide
+    from alpaca.trading.enums import TimeInForce as PyTif
+    from alpaca.trading.requests import LimitOrderRequest, StopLossRequest, TakeProfitRequest
+
+    req = OrderRequest("x-7", "s", "SPY", Side.SELL, 10.0, OrderType.LIMIT, limit_price=474.284,
+                       order_class=OCO, stop_loss=471.906)
+    ours = m.order_body(req)
+    # the order itself is the take-profit limit; its leg the stop-loss; prices to the cent
+    assert ours == {"symbol": "SPY", "qty": "10", "side": "sell", "type": "limit", "time_in_force": "day",
+                    "client_order_id": "x-7", "limit_price": "474.28", "order_class": "oco",
+                    "take_profit": {"limit_price": "474.28"}, "stop_loss": {"stop_price": "471.91"}}
+    ref = LimitOrderRequest(symbol="SPY", qty=10, side=OrderSide.SELL, time_in_force=PyTif.DAY, client_order_id="x-7",
+                            limit_price=474.28, order_class=OrderClass.OCO,
+                            take_profit=TakeProfitRequest(limit_price=474.28),
+                            stop_loss=StopLossRequest(stop_price=471.91)).to_request_fields()
+    assert set(ours) == set(ref)
+    assert ref["order_class"] == "oco"
+    assert {k: Decimal(str(v)) for k, v in ref["take_profit"].items()} == {"limit_price": Decimal("474.28")}
+    assert {k: Decimal(str(v)) for k, v in ref["stop_loss"].items()} == {"stop_price": Decimal("471.91")}
+    assert m.check_request(req) is None
+
+
+def test_check_request_refuses_an_oco_that_cannot_work():
+    base = dict(client_order_id="c", strategy_id="s", symbol="SPY", side=Side.SELL, qty=10.0)
+    no_stop = OrderRequest(**base, order_type=OrderType.LIMIT, limit_price=105.0, order_class=OCO)
+    assert "stop_loss" in m.check_request(no_stop)
+    market = OrderRequest(**base, order_class=OCO, stop_loss=95.0)
+    assert "limit order" in m.check_request(market)
+    upside_down = OrderRequest(**base, order_type=OrderType.LIMIT, limit_price=95.0, order_class=OCO, stop_loss=105.0)
+    assert "beyond its stop-loss" in m.check_request(upside_down)
+    buy = OrderRequest(**{**base, "side": Side.BUY}, order_type=OrderType.LIMIT, limit_price=95.0, order_class=OCO,
+                       stop_loss=105.0)
+    assert m.check_request(buy) is None  # covering a short: the target is below the stop
+    assert "order_class" in m.check_request(OrderRequest(**base, order_class="bracket"))

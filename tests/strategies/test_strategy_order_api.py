@@ -221,10 +221,29 @@ def _live_slot() -> Any:
     return slot, Orders([slot]), broker
 
 
-def test_live_brackets_are_refused_and_warm_up_is_not_traded():
+def test_a_live_bracket_exits_by_one_oco_order_after_its_entry_filled():
+    from admf.core.enums import OrderType, Side
+    from admf.core.events import OCO, Fill
+
     slot, orders, broker = _live_slot()
-    assert orders.buy(5, limit=10.0, bracket=(9.0, 12.0)) is None
-    assert "backtests only" in orders.refused[-1]
+    oid = orders.buy(5, limit=10.0, bracket=(9.0, 12.0))
+    assert oid is not None and [r.client_order_id for r in broker.sent] == [oid]  # the entry goes alone
+    fill = Fill("e1", oid, "b", "X", Side.BUY, 5.0, 10.0, 1)
+    slot.book.apply_fill(fill)
+    slot.on_fill(fill, 0)
+    assert len(broker.sent) == 2
+    oco = broker.sent[1]
+    assert (oco.side, oco.qty, oco.order_type, oco.limit_price, oco.stop_loss, oco.order_class, oco.reason) == (
+        Side.SELL, 5.0, OrderType.LIMIT, 12.0, 9.0, OCO, "take_profit")
+    assert [(o.id, o.leg, o.side, o.qty, o.limit, o.stop) for o in orders.open_orders()] == [
+        (oco.client_order_id, "oco", "sell", 5.0, 12.0, 9.0)]
+    assert slot._worst(-1) == 0.0  # the exit's worst case is its quantity once: flat, never short
+    orders.cancel(oco.client_order_id)  # nothing open at this broker: it ends at once
+    assert orders.open_orders() == [] and len(broker.sent) == 2
+
+
+def test_live_orders_and_warm_up_is_not_traded():
+    slot, orders, broker = _live_slot()
     slot.muted = True
     assert orders.buy(5, limit=10.0) is None and "warm-up" in orders.refused[-1]
     slot.muted = False

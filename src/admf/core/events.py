@@ -35,6 +35,12 @@ class Signal(msgspec.Struct, frozen=True, gc=False):
     price: float
 
 
+# `OrderRequest.order_class` of an OCO exit: one broker order of two members, the take-profit
+# (this request: a limit at `limit_price`) and a stop-loss leg (a stop at `stop_loss`); the first
+# fill of either cancels the other, so its worst case is its quantity once
+OCO = "oco"
+
+
 class OrderRequest(msgspec.Struct, frozen=True, gc=False):
     client_order_id: str
     strategy_id: str
@@ -47,6 +53,8 @@ class OrderRequest(msgspec.Struct, frozen=True, gc=False):
     tif: TimeInForce = TimeInForce.DAY
     ts: int = 0
     reason: str = "signal"
+    order_class: str = ""  # "" (a simple order) or OCO
+    stop_loss: float | None = None  # an OCO's stop-loss leg: its stop price
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, gc=False):

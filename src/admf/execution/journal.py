@@ -47,12 +47,15 @@ CREATE TABLE IF NOT EXISTS intents (
     broker_order_id TEXT,
     status TEXT,
     filled_qty REAL NOT NULL DEFAULT 0,
-    updated_ns INTEGER NOT NULL
+    updated_ns INTEGER NOT NULL,
+    order_class TEXT NOT NULL DEFAULT '',
+    stop_loss REAL
 );
 CREATE TABLE IF NOT EXISTS broker_ids (
     broker_order_id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
-    wire_client_order_id TEXT NOT NULL
+    wire_client_order_id TEXT NOT NULL,
+    leg TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,6 +83,13 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# columns added after the first journals were written: (table, column, declaration), added to an
+# older file when it is opened (an OCO exit's order class and stop-loss, the broker ids of its legs)
+_ADDED = (
+    ("intents", "order_class", "TEXT NOT NULL DEFAULT ''"),
+    ("intents", "stop_loss", "REAL"),
+    ("broker_ids", "leg", "TEXT NOT NULL DEFAULT ''"),
+)
 
 _TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -125,6 +135,7 @@ class Journal:
         # commits, it stalled 1-2% of order and fill writes for 3-6 ms. A thread of its own does it.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        _migrate(self._db)
         self._last_event_ts = self._load_last_event_ts()
         self._closed = False
         self._stop_ckpt = threading.Event()
@@ -158,8 +169,8 @@ class Journal:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO intents (client_order_id, strategy_id, symbol, side, qty, order_type,"
-                " limit_price, stop_price, tif, req_ts, reason, created_ns, updated_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " limit_price, stop_price, tif, req_ts, reason, created_ns, updated_ns, order_class, stop_loss)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     req.client_order_id,
                     req.strategy_id,
@@ -174,20 +185,26 @@ class Journal:
                     req.reason,
                     now,
                     now,
+                    req.order_class,
+                    req.stop_loss,
                 ),
             )
             return cur.rowcount == 1
 
-    def set_broker_id(self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = "") -> None:
-        """Bind a broker order id (the first one, or a replacement's) to our client_order_id."""
+    def set_broker_id(
+        self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = "", leg: str = ""
+    ) -> None:
+        """Bind a broker order id (the first one, or a replacement's) to our client_order_id; with
+        `leg`, the id of a leg of it (an OCO's stop-loss), which is not the order's own id."""
         with self._lock:
+            if not leg:
+                self._db.execute(
+                    "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
+                    (broker_order_id, time.time_ns(), client_order_id),
+                )
             self._db.execute(
-                "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
-                (broker_order_id, time.time_ns(), client_order_id),
-            )
-            self._db.execute(
-                "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?)",
-                (broker_order_id, client_order_id, wire_client_order_id or client_order_id),
+                "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?,?)",
+                (broker_order_id, client_order_id, wire_client_order_id or client_order_id, leg),
             )
 
     def record_transition(self, update: OrderUpdate) -> None:
@@ -272,10 +289,21 @@ class Journal:
         return row[0] if row else None
 
     def broker_ids(self, client_order_id: str) -> list[tuple[str, str]]:
-        """(broker order id, client_order_id sent on the wire) of every order this intent became."""
+        """(broker order id, client_order_id sent on the wire) of every order this intent became
+        (its legs aside, see leg_ids)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT broker_order_id, wire_client_order_id FROM broker_ids WHERE client_order_id=? ORDER BY rowid",
+                "SELECT broker_order_id, wire_client_order_id FROM broker_ids WHERE client_order_id=? AND leg=''"
+                " ORDER BY rowid",
+                (client_order_id,),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def leg_ids(self, client_order_id: str) -> list[tuple[str, str]]:
+        """(broker order id, leg name) of every leg of this intent (an OCO's stop-loss)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT broker_order_id, leg FROM broker_ids WHERE client_order_id=? AND leg!='' ORDER BY rowid",
                 (client_order_id,),
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
@@ -284,7 +312,7 @@ class Journal:
         """How many broker ids (original + replacements) this order has had."""
         with self._lock:
             row = self._db.execute(
-                "SELECT count(*) FROM broker_ids WHERE client_order_id=?", (client_order_id,)
+                "SELECT count(*) FROM broker_ids WHERE client_order_id=? AND leg=''", (client_order_id,)
             ).fetchone()
         return int(row[0])
 
@@ -402,8 +430,17 @@ class Journal:
 
 _INTENT_SELECT = (
     "SELECT client_order_id, strategy_id, symbol, side, qty, order_type, limit_price, stop_price, tif,"
-    " req_ts, reason, created_ns, broker_order_id, status, filled_qty FROM intents"
+    " req_ts, reason, created_ns, broker_order_id, status, filled_qty, order_class, stop_loss FROM intents"
 )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns a journal written by an earlier version lacks (their defaults are what
+    that version meant: simple orders, no legs)."""
+    for table, column, decl in _ADDED:
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def _intent(r: tuple) -> Intent:
@@ -419,6 +456,8 @@ def _intent(r: tuple) -> Intent:
         tif=TimeInForce(r[8]),
         ts=r[9],
         reason=r[10],
+        order_class=r[15],
+        stop_loss=r[16],
     )
     return Intent(request=req, created_ns=r[11], broker_order_id=r[12], status=r[13], filled_qty=r[14])
 

@@ -349,8 +349,10 @@ class OrderManager:
                 bo.parts[0] = order
                 self.orders[req.client_order_id] = order
         self._at_broker[sym] = req.client_order_id
+        # an OCO exit is one order (its worst case is its quantity once, as `exposure` counts it)
+        oco = {"order_class": req.order_class, "stop_loss": req.stop_loss} if req.order_class else {}
         self.audit.add("order", req.ts, id=req.client_order_id, book=req.strategy_id, symbol=sym,
-                       side=req.side.value, qty=req.qty, type=req.order_type.value, reason=req.reason)
+                       side=req.side.value, qty=req.qty, type=req.order_type.value, reason=req.reason, **oco)
         self.engine.submit(req)
 
     def _cancel_part(self, order: Order, ts: int) -> None:

@@ -5,15 +5,20 @@ session rules) and guards the open position with exit rules. It talks to the bro
 book through their small interfaces only, so backtest and live share it.
 
 An order strategy (`uses_orders`) places its own orders through the slot (`place`, the desk of
-strategies/orders.py). Brackets are managed here, the same way in a backtest and live: the
-entry goes alone; once it has filled completely (or ended partly filled) the slot sends the
-stop-loss (a stop order) and then the take-profit (a limit) for the filled quantity, on the
-other side; the first fill of either leg cancels the other (OCO); a leg that ends unfilled
-(cancelled, expired) takes the other with it. In a backtest both legs rest at the
-SimulatedBroker from the bar after the entry's fill, and the stop-loss is matched first, so a
-bar touching both legs fills the stop (the conservative rule of the risk exits). Live, a
-bracket is refused (see `place`): the OCO pair must be the broker's own order class, which
-the order path does not send yet.
+strategies/orders.py). Brackets are managed here: the entry goes alone; once it has filled
+completely (or ended partly filled) the slot sends the exits for the filled quantity, on the
+other side, a stop-loss (a stop order) and a take-profit (a limit), one cancelling the other:
+- in a backtest as two orders: the stop-loss, then the take-profit; the first fill of either
+  cancels the other; a leg that ends unfilled (cancelled, expired) takes the other with it. Both
+  rest at the SimulatedBroker from the bar after the entry's fill, the stop-loss matched first,
+  so a bar touching both legs fills the stop (the conservative rule of the risk exits);
+- live as ONE order of order class OCO (`OrderRequest.order_class`: the take-profit limit with
+  its stop-loss leg), which the broker works as one-cancels-other. The live order manager keeps
+  one order per symbol at the broker (`split_flips`), so two separate legs could not both work
+  there, and if they could, both might fill; the OCO's worst case is its quantity once. The
+  emulator matches the OCO's members by the same core and rule (stop-loss first). One
+  difference: the OCO starts at the broker's current price (the entry's fill bar's close), so a
+  close already beyond a leg exits at once at that price; a backtest exits on the next bar.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from admf.core.enums import ExitReason, OrderType, Side, TimeInForce
-from admf.core.events import Fill, OrderRequest
+from admf.core.events import OCO, Fill, OrderRequest
 from admf.risk.exits import ExitRules, ExitState
 from admf.risk.limits import Limits
 from admf.risk.sizing import Sizing
@@ -334,10 +339,6 @@ class StrategySlot:
         why = ""
         if self.muted:
             why = "warm-up bars are not traded"
-        elif bracket is not None and self.split_flips:
-            # the live order manager keeps one order per symbol at the broker, so the two legs of
-            # an OCO pair cannot both work there, and two separate legs could both fill
-            why = "bracket orders run in backtests only (live they need the broker's own OCO orders)"
         elif self.exit_pending is not None or self.goal is not None:
             why = "a risk or session exit is on its way"
         elif lim.max_position is not None and abs(worst) > lim.max_position + 1e-9:
@@ -373,12 +374,18 @@ class StrategySlot:
         if bracket is not None and done > 1e-9:
             stop, target = bracket
             exit_side = Side.SELL if req.side is Side.BUY else Side.BUY
+            bar, _, c, day = self.now
+            if self.split_flips:  # live: one OCO order, the broker's one-cancels-other (see the module doc)
+                oco = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif,
+                                    ExitReason.TAKE_PROFIT.value, order_class=OCO, stop_loss=stop)
+                self.leg_of[oco.client_order_id] = OCO
+                self._send(oco, bar, c, day)
+                return
             sl = self._request(exit_side, done, OrderType.STOP, None, stop, req.tif, ExitReason.STOP_LOSS.value)
             tp = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif, ExitReason.TAKE_PROFIT.value)
             self.peer[sl.client_order_id] = tp.client_order_id
             self.peer[tp.client_order_id] = sl.client_order_id
             # the stop-loss goes first: a broker matching a bar works its orders in order
-            bar, _, c, day = self.now
             self._send(sl, bar, c, day)
             if tp.client_order_id in self.peer:  # the stop did not fill at once
                 self._send(tp, bar, c, day)
@@ -392,16 +399,27 @@ class StrategySlot:
             self._cancel_one(other)
 
     def _request(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
-                 tif: TimeInForce, reason: str) -> OrderRequest:
+                 tif: TimeInForce, reason: str, order_class: str = "", stop_loss: float | None = None) -> OrderRequest:
         """A new order of the strategy (its own, or a bracket leg: `reason` is then the leg)."""
         self.n_orders += 1
         req = OrderRequest(client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
                            symbol=self.symbol, side=side, qty=qty, order_type=kind, limit_price=limit,
-                           stop_price=stop, tif=tif, ts=self.now[1], reason=reason)
+                           stop_price=stop, tif=tif, ts=self.now[1], reason=reason, order_class=order_class,
+                           stop_loss=stop_loss)
         self.reqs[req.client_order_id] = req
         if reason != "order":
             self.leg_of[req.client_order_id] = reason
         return req
+
+    def adopt(self, req: OrderRequest, left: float) -> None:
+        """An order an earlier session left open (a restart): working for this slot with `left` to
+        fill; an order strategy sees it among its open orders and its limits count it (an OCO exit
+        once). A restored entry's bracket is not known: no exits follow its fill."""
+        self.working[req.client_order_id] = left
+        if self.on_bar == self._order_bar:
+            self.reqs[req.client_order_id] = req
+            if req.order_class:
+                self.leg_of[req.client_order_id] = req.order_class
 
     def _cancel_one(self, cid: str) -> None:
         if cid in self.working and not self.broker.cancel(cid, self.now[1]):

@@ -156,7 +156,7 @@ class LiveSession:
             if left <= 1e-9:
                 continue
             self.broker.restore(req, done, sent, set())
-            slot.working[req.client_order_id] = left
+            slot.adopt(req, left)
             slot.target += left * req.side.sign
         self.stats.restored_fills += n
         return n

@@ -19,8 +19,8 @@ Every order goes through the strategy's slot (one per symbol) to the same broker
 strategy uses: the SimulatedBroker in a backtest, the live OrderManager live. The slot applies
 the book's limits (max_position, max_notional) to the worst case, the position plus every open
 order on the same side plus the new one: an order that could break a limit is refused (the
-call returns None and the reason is kept in `self.orders.refused`). Brackets: see
-`risk.slot.StrategySlot.place`.
+call returns None and the reason is kept in `self.orders.refused`). Brackets (two exit orders in
+a backtest, one OCO order at the broker live): see the docstring of risk/slot.py.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class OrderView:
     type: str  # market, limit, stop, stop_limit
     limit: float | None
     stop: float | None
-    leg: str  # "" (an order of its own), "entry", "stop_loss" or "take_profit"
+    # "" (an order of its own), "entry", "stop_loss" or "take_profit" (a bracket's exits in a
+    # backtest), "oco" (live: both exits as one order, `limit` the target and `stop` the stop-loss)
+    leg: str
 
 
 class OrderDesk(Protocol):
@@ -151,7 +153,8 @@ class Orders:
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         desks = list(self.desks.values()) if symbol is None and len(self.desks) > 1 else [self._desk(symbol)]
         return [OrderView(r.client_order_id, r.symbol, r.side.value, left, r.order_type.value, r.limit_price,
-                          r.stop_price, leg) for d in desks for r, left, leg in d.order_views()]
+                          r.stop_loss if r.stop_price is None else r.stop_price, leg)
+                for d in desks for r, left, leg in d.order_views()]
 
     def fills(self, symbol: str | None = None) -> list[Fill]:
         if symbol is None and len(self.desks) > 1:

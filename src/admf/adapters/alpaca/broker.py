@@ -42,11 +42,12 @@ from admf.adapters.alpaca.settings import (
     trade_stream_url,
 )
 from admf.adapters.alpaca.trade_stream import TradeStream
-from admf.core.enums import OrderStatus
+from admf.core.enums import ExitReason, OrderStatus
 from admf.core.events import Fill, OrderRequest, OrderUpdate
 from admf.execution.async_engine import Emit
 from admf.execution.inbox import CommandFailed
 from admf.execution.journal import Journal
+from admf.execution.legs import Member, combined_status
 
 __all__ = ["AlpacaBroker"]
 
@@ -92,6 +93,8 @@ class _Order:
         "owed_since",
         "owed_checks",
         "replacing",
+        "legs",
+        "members",
     )
 
     def __init__(self, req: OrderRequest) -> None:
@@ -113,6 +116,8 @@ class _Order:
         self.owed_since = 0.0
         self.owed_checks = 0
         self.replacing = False  # our PATCH is in flight: its answer binds the new order
+        self.legs: dict[str, str] = {}  # broker id of each leg (an OCO's stop-loss) -> its leg name
+        self.members: dict[str, Member] = {}  # an order with legs: the last report of each member
 
     @property
     def open(self) -> bool:
@@ -440,6 +445,9 @@ class AlpacaBroker:
             st.wire_cid = wire
             st.broker_id = bid
         st.replacements = max(0, len(st.ids) - 1)
+        for bid, leg in self.journal.leg_ids(st.cid):
+            st.legs[bid] = leg
+            self._by_broker[bid] = st
         for f in self.journal.fills(st.cid):
             st.filled_qty += f.qty
             st.notional += f.qty * f.price
@@ -500,13 +508,16 @@ class AlpacaBroker:
             if self.journal is not None:
                 self.journal.note_event_ts(ts)
 
-    def _apply_fill(self, st: _Order, exec_id: str, qty: float, price: float, ts: int, source: str) -> bool:
+    def _apply_fill(
+        self, st: _Order, exec_id: str, qty: float, price: float, ts: int, source: str, order_id: str = ""
+    ) -> bool:
         if exec_id in self._exec_ids:
             self.duplicate_fills += 1
             return False
         self._exec_ids.add(exec_id)
         req = st.req
-        fill = Fill(exec_id, st.cid, req.strategy_id, req.symbol, req.side, qty, price, ts, 0.0, req.reason)
+        reason = st.legs.get(order_id, req.reason)  # a leg's fill (an OCO's stop-loss) is labelled by its leg
+        fill = Fill(exec_id, st.cid, req.strategy_id, req.symbol, req.side, qty, price, ts, 0.0, reason)
         if self.journal is not None and not self.journal.record_fill(fill, source):
             self.duplicate_fills += 1
             return False
@@ -533,11 +544,17 @@ class AlpacaBroker:
             st.broker_filled[o.id] = o.filled_qty
         if st.broker_id is None:
             self._bind(st, o.id, o.client_order_id)
+        elif o.id in st.legs:
+            self._apply_members(st, o, ts)
+            return
         elif o.id != st.broker_id:
             if o.id not in st.ids and o.client_order_id == st.wire_cid:
                 self._bind(st, o.id, o.client_order_id)
             else:
                 return  # an earlier order of a replace chain: its status is not the order's
+        if o.legs or st.legs:
+            self._apply_members(st, o, ts)
+            return
         status = m.to_status(o.status)
         if o.status == m.REPLACED:
             if o.replaced_by and not st.replacing and o.replaced_by not in st.ids:
@@ -550,6 +567,38 @@ class AlpacaBroker:
         if status is None:
             return
         self._set_status(st, status, ts, avg=o.filled_avg_price)
+
+    # -- legs: an OCO exit is one logical order and two broker orders (see execution/legs.py) ------
+
+    def _apply_members(self, st: _Order, o: m.Order, ts: int) -> None:
+        """A report of the order or of one of its legs (an order with `legs` binds them first: their
+        ids, fills and states are the logical order's); its status combines every member's."""
+        for leg in o.legs or ():
+            if leg.id not in st.legs:
+                name = ExitReason.STOP_LOSS.value if leg.type.startswith("stop") else ExitReason.TAKE_PROFIT.value
+                st.legs[leg.id] = name
+                self._by_broker[leg.id] = st
+                self._foreign.discard(leg.id)  # a leg's event that came before the submit's answer
+                if self.journal is not None:
+                    self.journal.set_broker_id(st.cid, leg.id, leg.client_order_id, leg=name)
+            self._note_member(st, leg)
+        self._note_member(st, o)
+        assert st.broker_id is not None
+        parent = st.members.get(st.broker_id, Member(None))
+        status = combined_status(st.req.qty, parent, [st.members.get(i, Member(None)) for i in st.legs])
+        if status is not None:
+            self._set_status(st, status, ts)
+
+    @staticmethod
+    def _note_member(st: _Order, o: m.Order) -> None:
+        if o.filled_qty > st.broker_filled.get(o.id, 0.0):
+            st.broker_filled[o.id] = o.filled_qty
+        # "replaced": this member no longer works under its id; held / pending_*: still working
+        status = OrderStatus.CANCELED if o.status == m.REPLACED else m.to_status(o.status)
+        prev = st.members.get(o.id)
+        if prev is not None and (status is None or (prev.status is not None and prev.status.is_terminal)):
+            status = prev.status  # never back from an end, nor from "acknowledged" to "no news"
+        st.members[o.id] = Member(status, max(o.filled_qty, prev.filled_qty if prev is not None else 0.0))
 
     def _revert_replacement(self, st: _Order) -> None:
         bad = st.broker_id
@@ -613,7 +662,7 @@ class AlpacaBroker:
         if event == "fill" or event == "partial_fill":
             if tu.qty is not None and tu.price is not None:
                 exec_id = tu.execution_id or f"{o.id}:{o.filled_qty:g}"
-                self._apply_fill(st, exec_id, tu.qty, tu.price, ts, "stream")
+                self._apply_fill(st, exec_id, tu.qty, tu.price, ts, "stream", o.id)
         elif event == "order_replace_rejected" or event == "order_cancel_rejected":
             what = "replace" if event == "order_replace_rejected" else "cancel"
             assert self._emit is not None
@@ -702,7 +751,8 @@ class AlpacaBroker:
                 if st is None:
                     self._foreign.add(a.order_id)
             if st is not None:
-                self._apply_fill(st, exec_id, a.qty, a.price, m.parse_ts_ns(a.transaction_time), "reconcile")
+                ts = m.parse_ts_ns(a.transaction_time)
+                self._apply_fill(st, exec_id, a.qty, a.price, ts, "reconcile", a.order_id)
 
     async def _adopt(self, st: _Order, broker_id: str) -> None:
         o = await self.rest.get_order(broker_id)
@@ -727,6 +777,10 @@ class AlpacaBroker:
                 return
         if o is not None:
             self._apply_order(st, o)
+        for leg_id in list(st.legs):  # its legs' states decide with it (see legs.combined_status)
+            leg = await self.rest.get_order(leg_id)
+            if leg is not None:
+                self._apply_order(st, leg)
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

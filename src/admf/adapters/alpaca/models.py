@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from admf.core.enums import OrderStatus, OrderType, Side
-from admf.core.events import Bar, OrderRequest
+from admf.core.events import OCO, Bar, OrderRequest
 from admf.core.timeframe import wire_timeframe
 
 __all__ = [
@@ -283,6 +283,15 @@ def check_request(req: OrderRequest) -> str | None:
         return f"{req.order_type.value} order needs a positive limit_price"
     if needs_stop and not _positive(req.stop_price):
         return f"{req.order_type.value} order needs a positive stop_price"
+    if req.order_class == OCO:
+        if req.order_type is not OrderType.LIMIT or not _positive(req.stop_loss):
+            return "an oco order is a limit order (the take-profit) with a positive stop_loss"
+        assert req.limit_price is not None and req.stop_loss is not None
+        if (req.limit_price <= req.stop_loss) if req.side is Side.SELL else (req.limit_price >= req.stop_loss):
+            return (f"an oco {req.side.value}'s take-profit {req.limit_price:g} must be beyond its stop-loss "
+                    f"{req.stop_loss:g} on the profit side")
+    elif req.order_class:
+        return f"order_class must be '' or {OCO!r}, not {req.order_class!r}"
     return None
 
 
@@ -304,6 +313,11 @@ def order_body(req: OrderRequest, client_order_id: str | None = None) -> dict[st
         body["limit_price"] = format_price(req.limit_price)
     if req.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and req.stop_price is not None:
         body["stop_price"] = format_price(req.stop_price)
+    if req.order_class == OCO and req.limit_price is not None and req.stop_loss is not None:
+        # Alpaca's OCO: the order itself is the take-profit limit, its leg the stop-loss stop
+        body["order_class"] = OCO
+        body["take_profit"] = {"limit_price": format_price(req.limit_price)}
+        body["stop_loss"] = {"stop_price": format_price(req.stop_loss)}
     return body
 
 

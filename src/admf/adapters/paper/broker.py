@@ -7,6 +7,10 @@ sees that bar, as in a backtest. Intents, transitions and fills go to the same j
 broker's orders do. Orders live in this process only: after a restart the orders an earlier
 session left open are reported rejected ("not kept across restarts").
 
+An OCO exit (`order_class` "oco", a bracket's exits live) is two simulated orders, the stop-loss
+and then the take-profit, as a backtest's bracket legs (the stop-loss matched first); the first
+fill cancels the other, and the order's status combines both (execution/legs.py).
+
 Limits of the model: DAY orders do not expire (no session calendar here); no slippage or
 commission unless configured; partial fills do not happen (a bar fills an order whole).
 """
@@ -19,17 +23,19 @@ import time
 
 import msgspec
 
-from admf.core.enums import OrderStatus
+from admf.core.enums import ExitReason, OrderStatus, OrderType
 from admf.core.errors import BrokerError
-from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
+from admf.core.events import OCO, Bar, Fill, OrderRequest, OrderUpdate
 from admf.execution.async_engine import Emit
 from admf.execution.costs import Commission, Slippage
 from admf.execution.journal import Journal
+from admf.execution.legs import Member, combined_status
 from admf.execution.simulated import SimulatedBroker
 
 __all__ = ["PaperBroker", "PaperRefused"]
 
 log = logging.getLogger("admf.paper")
+SL, TP = "#sl", "#tp"  # suffixes of an OCO's two simulated orders
 
 
 class PaperRefused(BrokerError):
@@ -46,6 +52,9 @@ class PaperBroker:
         self.journal = journal
         self.bars = 0
         self._emit: Emit | None = None
+        self._oco: dict[str, OrderRequest] = {}  # an OCO order's own id -> its request
+        self._member_of: dict[str, str] = {}  # a simulated member's id -> its OCO's id
+        self._reported: dict[str, OrderStatus] = {}  # an OCO's last reported status
 
     def __repr__(self) -> str:
         return f"PaperBroker(fill={self.sim.fill_rule!r})"
@@ -80,21 +89,31 @@ class PaperBroker:
         why = None
         if k is None:
             why = f"unknown symbol {req.symbol}"
-        elif cid in self.sim.orders:
+        elif cid in self.sim.orders or cid in self._oco:
             why = "duplicate client_order_id"
         elif self.sim.fill_rule == "close" and math.isnan(close):
             why = f"no bar of {req.symbol} yet to fill at its close"
         if why is not None or k is None:
             self._report(OrderUpdate(cid, OrderStatus.REJECTED, time.time_ns(), reason=why or ""))
             return
+        if req.order_class == OCO:
+            self._submit_oco(req, k, close)
+            return
         self.sim.submit(req, k, self.bars, close, 0)
 
     async def cancel(self, client_order_id: str) -> None:
+        if client_order_id in self._oco:
+            ts = time.time_ns()
+            if not any([self.sim.cancel(client_order_id + m, ts) for m in (SL, TP)]):  # both asked
+                raise PaperRefused(f"cannot cancel {client_order_id!r}: the order is not open")
+            return
         if not self.sim.cancel(client_order_id, time.time_ns()):
             raise PaperRefused(f"cannot cancel {client_order_id!r}: the order is not open")
 
     async def replace(self, client_order_id: str, qty: float | None = None, limit_price: float | None = None,
                       stop_price: float | None = None) -> None:
+        if client_order_id in self._oco:
+            raise PaperRefused(f"cannot replace {client_order_id!r}: an oco order is cancelled and sent again instead")
         o = self.sim.orders.get(client_order_id)
         if o is None or o.status.is_terminal:
             raise PaperRefused(f"cannot replace {client_order_id!r}: the order is not open")
@@ -126,9 +145,44 @@ class PaperBroker:
     # -- reports -----------------------------------------------------------------------------
 
     def _on_update(self, u: OrderUpdate) -> None:
+        if u.client_order_id in self._member_of:
+            self._member_update(u)
+            return
         self._report(msgspec.structs.replace(u, broker_order_id="paper-" + u.client_order_id))
 
+    # -- OCO orders: two simulated members, one order of the session -----------------------------
+
+    def _submit_oco(self, req: OrderRequest, k: int, close: float) -> None:
+        cid = req.client_order_id
+        plain = msgspec.structs.replace(req, order_class="", stop_loss=None)
+        sl = msgspec.structs.replace(plain, client_order_id=cid + SL, order_type=OrderType.STOP, limit_price=None,
+                                     stop_price=req.stop_loss, reason=ExitReason.STOP_LOSS.value)
+        tp = msgspec.structs.replace(plain, client_order_id=cid + TP)
+        self._oco[cid] = req
+        for member in (sl, tp):  # the stop-loss first: a bar reaching both fills it, as in a backtest
+            self._member_of[member.client_order_id] = cid
+            self.sim.submit(member, k, self.bars, close, 0)
+
+    def _member_update(self, u: OrderUpdate) -> None:
+        cid = self._member_of[u.client_order_id]
+        if u.status is OrderStatus.FILLED:  # one cancels the other
+            other = cid + (TP if u.client_order_id.endswith(SL) else SL)
+            if other in self.sim.orders:
+                self.sim.cancel(other, u.ts)
+        members = [self.sim.orders[m] for m in (cid + TP, cid + SL) if m in self.sim.orders]
+        reports = [Member(m.status, m.filled) for m in members]
+        status = combined_status(self._oco[cid].qty, reports[0], reports[1:])
+        if status is None or self._reported.get(cid) is status:
+            return
+        self._reported[cid] = status
+        filled = sum(m.filled for m in members)
+        avg = sum(m.value for m in members) / filled if filled > 0 else None
+        self._report(OrderUpdate(cid, status, u.ts, "paper-" + cid, filled_qty=filled, filled_avg_price=avg))
+
     def _on_fill(self, fill: Fill, bar: int) -> None:
+        cid = self._member_of.get(fill.client_order_id)
+        if cid is not None:  # a member's execution is its OCO order's
+            fill = msgspec.structs.replace(fill, client_order_id=cid)
         if self.journal is not None and not self.journal.record_fill(fill, "paper"):
             return
         assert self._emit is not None

@@ -1,0 +1,207 @@
+"""Brackets live against the emulator: `limit_bracket` (limit entries, bracket exits sent as one
+OCO order after the entry fills) gives the same fills as a backtest on the bars the session
+received; a restart with the OCO exit resting restores it from the journal without sending it
+again; the exposure invariant holds while it rests.
+
+The trade-updates stream and the data stream are two sockets: a bar and the fills the emulator
+made on it race to the session. A backtest applies a bar's fills before its strategies see the
+bar, so the test holds each bar back until the session's position equals the emulator's (every
+fill of that bar applied), then lets it through, and steps the emulator only once every order
+the session sent or cancelled has been answered. Resting orders fill on the next bar in both
+engines, so the backtest's fill rule only matters for market orders (none here); `fill: close`
+is the emulator's rule for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from runtime_support import FAST, Harness, bars_file, live_config, live_config_dict
+
+from admf.config.loader import config_from_dict
+from admf.core.enums import OrderStatus
+from admf.core.events import OCO, Bar
+from admf.data.frame import BarFrame
+from admf.data.timeline import merge
+from admf.emulator.testing import start_emulator
+from admf.execution.journal import Journal
+from admf.runtime.backtest import run_variant
+
+pytestmark = pytest.mark.timeout(120)
+MIN = 60_000_000_000
+LB = {"limit_bracket": {"period": 20, "offset": 0.0002, "stop": 0.001, "target": 0.0015, "shares": 10, "wait": 3}}
+_WAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.UNKNOWN)
+
+
+class Stepper:
+    """Steps the emulator one bar at a time with the session in the backtest's order (see above)."""
+
+    def __init__(self, h: Harness, paper: bool = False) -> None:
+        self.h = h
+        self.paper = paper  # the paper broker: fills reach the inbox before their bar, none at the emulator
+        self.s = h.session
+        self.held: list[Bar] = []
+        self.bars: list[Bar] = []
+        self.oco_bars = 0  # bars after which an OCO exit was resting
+        handle = self.s.handle
+
+        def hold(ev: Any) -> None:
+            if type(ev) is Bar:
+                self.held.append(ev)
+            else:
+                handle(ev)
+
+        self.handle = handle
+        self.s.handle = hold
+
+    def _positions_agree(self) -> bool:
+        if self.paper:
+            return True
+        emu = {s: float(q) for s, q in self.h.emu.state()["positions"].items()}
+        return emu == self.s.positions()
+
+    def _answered(self) -> bool:
+        return not any(o.status in _WAITING for o in self.s.broker.orders.values())
+
+    def play(self, n: int) -> None:
+        for _ in range(n):
+            assert self.h.emu.step(1) == 1
+            self.h.run_until(lambda: bool(self.held) and self._positions_agree(), what="the bar and its fills")
+            bar = self.held.pop()
+            assert not self.held
+            self.bars.append(bar)
+            self.handle(bar)
+            self.h.run_until(lambda: self._answered() and self._positions_agree(), what="answers to every command")
+            self._check_exposure()
+
+    def _check_exposure(self) -> None:
+        """The exposure invariant: the position plus every open buy stays at or below the entry's
+        10 shares, the position minus every open sell at or above flat (two separate exit legs
+        resting would make it -10)."""
+        mgr = self.s.broker
+        up, down = mgr.exposure("limit_bracket", "SPY")
+        assert down >= -1e-9 and up <= 10.0 + 1e-9, (up, down)
+        if any(b.request.order_class == OCO and not b.settled for b in mgr.book_orders.values()):
+            assert (up, down) == (10.0, 0.0)
+            self.oco_bars += 1
+
+
+def fills_by_bar(fills: list[Any]) -> list[tuple[int, str, float, float]]:
+    """(bar start, side, qty, price): the emulator stamps a fill at the end of the bar it was
+    matched on (plus microseconds), the backtest at the bar's start."""
+    return sorted(((f.ts // MIN) * MIN - MIN, f.side.value, f.qty, f.price) for f in fills)
+
+
+def backtest_fills(bars: list[Bar], fill: str = "close") -> tuple[list[tuple[int, str, float, float]], list[str]]:
+    a = np.array([(b.open, b.high, b.low, b.close, b.volume) for b in bars])
+    frame = BarFrame(np.array([b.ts for b in bars], dtype=np.int64), a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4],
+                     symbol="SPY", timeframe="1m")
+    cfg = config_from_dict({"name": "bt", "data": "SPY_1m", "strategy": [LB], "execution": {"fill": fill}})
+    bt = run_variant(cfg, merge([frame]))
+    got = sorted((int(r.time.value), r.side, float(r.qty), float(r.price)) for r in bt.fills.itertuples())
+    return got, list(bt.fills.sort_values("time")["reason"])
+
+
+def test_limit_bracket_live_equals_backtest(tmp_path: Path, post_log: list[str]) -> None:
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    h = Harness(emu, live_config(tmp_path, LB), FAST, post_log)
+    try:
+        h.start()
+        st = Stepper(h)
+        st.play(200)
+        book = h.session.books["limit_bracket"]
+        live = fills_by_bar(book.fills)
+        reasons = [f.reason for f in sorted(book.fills, key=lambda f: f.ts)]
+        sent = [r for r in h.session.broker.book_orders.values()]
+        audit = h.session.audit.records
+    finally:
+        h.stop()
+        emu.stop()
+    bt, bt_reasons = backtest_fills(st.bars)
+    assert live == bt
+    assert st.oco_bars >= 10  # the invariant was checked with an OCO resting
+    assert reasons == bt_reasons
+    assert {"order", "stop_loss", "take_profit"} <= set(reasons)  # entries, and exits by either leg
+    # the exits went as one OCO order each (in the backtest: two legs each)
+    ocos = [b.request for b in sent if b.request.order_class == OCO]
+    assert len(ocos) == reasons.count("stop_loss") + reasons.count("take_profit")
+    assert all(r.order_type.value == "limit" and r.stop_loss is not None and r.stop_loss < r.limit_price
+               for r in ocos)
+    assert len(post_log) == len(sent) and len(set(post_log)) == len(post_log)  # each order sent once
+    logged = [r for r in audit if r["event"] == "order" and r.get("order_class") == OCO]
+    assert [(r["id"], r["stop_loss"]) for r in logged] == [(r.client_order_id, r.stop_loss) for r in ocos]
+
+
+def test_a_restart_restores_the_resting_oco_and_does_not_send_it_again(tmp_path: Path, post_log: list[str]) -> None:
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    cfg = live_config(tmp_path, LB, cancel_on_stop=False)
+    h = Harness(emu, cfg, FAST, post_log)
+    try:
+        h.start()
+        st = Stepper(h)
+        st.play(27)  # the first entry fills on bar 26 (see the first test): its OCO exit rests
+        mgr = h.session.broker
+        oco = [b for b in mgr.book_orders.values() if b.request.order_class == OCO and not b.settled]
+        assert len(oco) == 1
+        cid = oco[0].client_order_id
+        book = h.session.books["limit_bracket"]
+        assert book.position("SPY") == 10.0
+        # exposure invariant while it rests: position + every open sell = 0, position + open buys = 10
+        assert mgr.exposure("limit_bracket", "SPY") == (10.0, 0.0)
+        assert emu.state()["open_orders"] == 2  # at the broker: the take-profit and its stop-loss leg
+        h.stop()
+        with Journal(h.journal_path) as j:
+            intent = j.intent(cid)
+            legs = j.leg_ids(cid)
+        assert intent is not None and intent.request.order_class == OCO and intent.request.stop_loss is not None
+        assert [name for _, name in legs] == ["stop_loss"]
+        posts = len(post_log)
+
+        h.start()
+        st2 = Stepper(h)
+        s = h.session
+        assert s.books["limit_bracket"].position("SPY") == 10.0
+        assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 0.0)
+        (slot,) = s.build.all_slots
+        views = slot.strategy.orders.open_orders()  # the strategy sees the restored exit
+        assert [(v.id, v.leg, v.side, v.qty, v.stop is not None) for v in views] == [(cid, "oco", "sell", 10.0, True)]
+        assert slot._worst(-1) == 0.0  # its limits count it once
+        st2.play(3)  # the stop-loss leg fills on bar 28
+        book = s.books["limit_bracket"]
+        exits = [f for f in book.fills if f.client_order_id == cid]
+        assert [(f.side.value, f.qty, f.reason) for f in exits] == [("sell", 10.0, "stop_loss")]
+        assert book.position("SPY") == 0.0
+        assert cid not in post_log[posts:]  # restored, never sent again
+        assert s.broker.orders[cid].status is OrderStatus.FILLED
+        assert h.broker.order_state(cid)[0] is OrderStatus.FILLED
+    finally:
+        h.stop()
+        emu.stop()
+
+
+def test_limit_bracket_on_the_paper_broker_equals_backtest(tmp_path: Path, post_log: list[str]) -> None:
+    """The paper broker works the OCO as the backtest's two legs (its own matching, on the live
+    bars): the same fills, to the bar's time."""
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    raw = live_config_dict(tmp_path, LB)
+    raw["execution"]["broker"] = "paper"
+    raw["broker"] = {"data": "alpaca"}
+    h = Harness(emu, config_from_dict(raw, base_dir=str(tmp_path)), FAST, post_log)
+    try:
+        h.start()
+        st = Stepper(h, paper=True)
+        st.play(200)
+        book = h.session.books["limit_bracket"]
+        live = sorted((f.ts, f.side.value, f.qty, f.price) for f in book.fills)
+        reasons = [f.reason for f in sorted(book.fills, key=lambda f: f.ts)]
+    finally:
+        h.stop()
+        emu.stop()
+    bt, bt_reasons = backtest_fills(st.bars, fill="next_open")
+    assert live == bt and reasons == bt_reasons
+    assert {"order", "stop_loss", "take_profit"} <= set(reasons)
+    assert st.oco_bars >= 10
+    assert post_log == []  # nothing reached the emulator's broker
