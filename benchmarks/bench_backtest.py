@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench"
+REPO = Path(__file__).resolve().parents[1]
+# peerbench: ../shared/bench beside the repo, or beside $ADMF_SHARED_DATA (a worktree elsewhere)
+BENCH = Path(os.environ.get("ADMF_SHARED_BENCH", REPO / ".." / "shared" / "bench"))
+if not BENCH.is_dir() and os.environ.get("ADMF_SHARED_DATA"):
+    BENCH = Path(os.environ["ADMF_SHARED_DATA"]).parent / "bench"
 
 
 def main() -> int:

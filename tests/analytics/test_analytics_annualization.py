@@ -1,4 +1,9 @@
-"""infer_periods_per_year on synthetic calendars and on the real SPY bars."""
+"""infer_periods_per_year on synthetic calendars and on the real SPY bars.
+
+Sessions per year, counted by hand from NYSE's published holidays (weekdays of the year minus the
+weekday holidays): 2022: 260 - 9 = 251; 2023: 260 - 10 = 250; 2024: 262 - 10 = 252; 2025: 261 - 11
+= 250 (the 2025-01-09 national day of mourning included). Early closes in 2024: 07-03, 11-29, 12-24.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,33 @@ def test_half_day_does_not_move_the_median():
     full = sessions(WEEKDAYS[:-1], "09:30", "16:00", "5min")
     half = sessions(WEEKDAYS[-1:], "09:30", "13:00", "5min")
     assert infer_periods_per_year(full.append(half)) == 78 * 252
+
+
+def test_bars_per_session_come_from_full_sessions_only():
+    # three real early closes (42 bars to 13:00) outnumber two full days: a median over all dates
+    # would give 42; the calendar knows they are half days
+    half = sessions(pd.DatetimeIndex(["2024-07-03", "2024-11-29", "2024-12-24"]), "09:30", "13:00", "5min")
+    full = sessions(pd.DatetimeIndex(["2024-12-26", "2024-12-27"]), "09:30", "16:00", "5min")
+    assert infer_periods_per_year(half.append(full).sort_values()) == 78 * 252
+    # only half days: their own median
+    assert infer_periods_per_year(half) == 42 * 252
+
+
+def test_holiday_bars_do_not_count_as_a_session():
+    # 2024-07-04 (a holiday) with a few extended-hours bars, beside two full days
+    full = sessions(pd.DatetimeIndex(["2024-07-02", "2024-07-05", "2024-07-08"]), "09:30", "16:00", "5min")
+    holiday = sessions(pd.DatetimeIndex(["2024-07-04"]), "08:00", "08:30", "5min")
+    assert infer_periods_per_year(full.append(holiday).sort_values()) == 78 * 252
+
+
+def test_sessions_per_year_over_several_years():
+    days = pd.bdate_range("2022-12-01", "2023-01-31", tz="America/New_York")
+    # 2022 and 2023 whole: (251 + 250) / 2, whatever part of them the data covers
+    assert infer_periods_per_year(sessions(days, "09:30", "16:00", "5min")) == 78 * 250.5
+    assert infer_periods_per_year(days.tz_convert("UTC")) == 250.5
+    assert infer_periods_per_year(pd.bdate_range("2025-01-02", periods=40, tz="UTC")) == 250
+    # before the calendar's first year: the 252 convention
+    assert infer_periods_per_year(pd.bdate_range("1985-01-02", periods=40, tz="UTC")) == 252
 
 
 def test_extended_hours_count_their_bars():
@@ -71,7 +103,11 @@ def test_needs_two_distinct_bars():
 def test_real_spy_five_minute_bars(shared_data):
     frame = pd.read_csv(shared_data / "SPY_5m.csv")
     idx = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
-    # Independent count: bars per New York date, median.
+    # Independent count: bars per New York date, median over the dates that are not early closes
+    # (the data, 2024-03-26 to 2025-04-02, has only trading days); years 2024 and 2025.
     per_day = pd.Series(1, index=idx.tz_convert("America/New_York").date).groupby(level=0).size()
-    assert infer_periods_per_year(idx) == per_day.median() * 252
-    assert 78 <= per_day.median() <= 80
+    half = {pd.Timestamp(d).date() for d in ("2024-07-03", "2024-11-29", "2024-12-24")}
+    assert half <= set(per_day.index)
+    full = per_day[[d not in half for d in per_day.index]]
+    assert infer_periods_per_year(idx) == full.median() * (252 + 250) / 2
+    assert full.median() == 79  # 09:30-16:00 and a 16:00 bar

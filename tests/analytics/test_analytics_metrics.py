@@ -228,7 +228,7 @@ def test_ruined_account_does_not_produce_nan():
 def test_keys_and_types():
     m = compute_metrics(daily(FOUR_BARS), None, initial_capital=100.0)
     assert tuple(m) == METRIC_KEYS
-    assert m["periods_per_year"] == 252.0  # inferred from daily bars
+    assert m["periods_per_year"] == 252.0  # inferred from daily bars of 2024, a year of 252 XNYS sessions
     for key, value in m.items():
         assert value is None or type(value) in (int, float, str), key
 

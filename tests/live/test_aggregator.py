@@ -137,3 +137,40 @@ def test_rth_gap_count_matches_a_set_difference_per_day(shared_data):
     assert det.missing == missing(sched["close"])
     # a fixed 16:00 close would see the half days' afternoons as missing: the calendar matters here
     assert missing(sched["open"] + pd.Timedelta(minutes=390)) > 0
+
+
+# early closes (13:00 New York): 07-03, 11-29, 12-24; 11-01 and 11-04 are either side of the
+# 2024-11-03 DST change (regular close 20:00, then 21:00 UTC)
+DAYS = ["2024-07-03", "2024-11-01", "2024-11-04", "2024-11-29", "2024-12-24"]
+
+
+def test_daily_buckets_are_sessions_on_real_1m_bars(shared_data):
+    from admf.data.frame import BarFrame
+    from admf.data.resample import resample
+
+    d = _load_1m(shared_data)
+    ny = pd.DatetimeIndex(d["timestamp"]).tz_convert("America/New_York").strftime("%Y-%m-%d")
+    d = d[np.isin(ny, DAYS)]
+    out: list[tuple[Bar, int]] = []
+    seen: list[int] = []
+    agg = BarAggregator(86_400, lambda b: out.append((b, seen[-1])), grace_s=None)
+    for t, o, h, l, c, v in zip(d.ts, d.open, d.high, d.low, d.close, d.volume, strict=True):
+        seen.append(int(t))
+        agg.add(Bar("SPY", int(t), o, h, l, c, float(v)))
+    assert agg.flush_all() == 0  # every session's bucket closed on its last minute
+    # against the backtest's daily bars of the same minutes
+    ref = resample(BarFrame(d.ts.to_numpy(), d.open.to_numpy(), d.high.to_numpy(), d.low.to_numpy(),
+                            d.close.to_numpy(), d.volume.to_numpy(dtype=float), "SPY", "1m"), "1d")
+    assert [(b.ts, b.open, b.high, b.low, b.close, b.volume) for b, _ in out] == list(
+        zip(ref.ts.tolist(), ref.open.tolist(), ref.high.tolist(), ref.low.tolist(), ref.close.tolist(),
+            ref.volume.tolist(), strict=True))
+    # by hand: stamped New York midnight, emitted on the minute that ends at the real close
+    closes = {"2024-07-03": "16:59", "2024-11-29": "17:59", "2024-12-24": "17:59", "2024-11-01": "19:59",
+              "2024-11-04": "20:59"}
+    day_of = np.asarray(ny)[np.isin(ny, DAYS)]
+    for (b, emitted_on), day in zip(out, DAYS, strict=True):
+        assert b.ts == pd.Timestamp(day, tz="America/New_York").value
+        last = pd.Timestamp(f"{day} {closes[day]}", tz="UTC").value
+        assert emitted_on == last
+        assert b.close == float(d.close[d.ts == last].iloc[0])
+        assert ((day_of == day) & (d.ts.to_numpy() > last)).sum() > 0  # the data goes on after the close

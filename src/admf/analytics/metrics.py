@@ -9,7 +9,7 @@ Definitions (n bars, equity e_0..e_{n-1}, initial capital C, periods per year P)
 - periods_per_year: given, or inferred by `infer_periods_per_year` (see annualization.py).
 - years = n / P: elapsed trading time, measured in bars on the same clock as the annualized
   volatility and ratios (calendar time is not used: overnight and weekend gaps are not
-  trading time, and a year of daily bars is 252 bars whatever the holidays).
+  trading time, and a year of daily bars is that year's number of exchange sessions).
 - cagr = (e_{n-1} / C) ** (1 / years) - 1; -1.0 when final equity is <= 0; inf on overflow.
 - Per-period risk-free rate: rf_p = (1 + risk_free) ** (1 / P) - 1 (risk_free is annual).
 - volatility = std(r, ddof=1) * sqrt(P).

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from admf.core.errors import DataError
-from admf.core.units import NS, NY
+from admf.core.units import DAY_NS, HOUR_NS, NS, NY, NY_TZ_NAME
 
 EXCHANGE = "XNYS"
 FIRST_DAY = "1990-01-02"
@@ -36,6 +36,9 @@ EXT_OPEN = dt.time(4, 0)
 EXT_CLOSE = dt.time(20, 0)
 OPEN = dt.time(9, 30)
 CLOSE = dt.time(16, 0)
+FULL_SESSION_NS = 6 * HOUR_NS + 30 * 60 * NS  # 09:30-16:00; shorter is an early close (or a late open)
+ROUND_THE_CLOCK_NS = 20 * HOUR_NS  # longer than any exchange day, extended hours (04:00-20:00) included
+WEEKEND_SHARE = 0.10  # dates on a weekend from which data is taken to trade 24/7
 
 
 class Session(NamedTuple):
@@ -205,6 +208,60 @@ def locate(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cl = t.close_ns[i]
     inside = op <= ts
     return np.where(inside, i, -1), op, cl
+
+
+def ny_days(ts: np.ndarray) -> np.ndarray:
+    """For each UTC ns time, its New York date as days since 1970-01-01."""
+    import pandas as pd
+
+    if len(ts) == 0:
+        return np.empty(0, dtype=np.int64)
+    local = pd.DatetimeIndex(np.asarray(ts, dtype=np.int64).astype("datetime64[ns]"), tz="UTC").tz_convert(NY_TZ_NAME)
+    return (local.tz_localize(None).as_unit("ns").asi8 // DAY_NS).astype(np.int64)
+
+
+def session_kinds(days: np.ndarray) -> np.ndarray:
+    """For New York dates (days since 1970-01-01): 0 no session, 1 a full session, 2 a shorter one
+    (an early close)."""
+    t = _table()
+    open_day = t.open_ns // DAY_NS  # 09:30 New York is on the same UTC date
+    days = np.asarray(days, dtype=np.int64)
+    i = np.minimum(np.searchsorted(open_day, days), len(open_day) - 1)
+    hit = open_day[i] == days
+    full = (t.close_ns[i] - t.open_ns[i]) >= FULL_SESSION_NS
+    return np.where(hit, np.where(full, 1, 2), 0).astype(np.int8)
+
+
+def sessions_per_year(first_year: int, last_year: int) -> float | None:
+    """Sessions in the calendar years first_year..last_year (whole years) / their number; None when
+    none of them is in the calendar's range. Years outside the range are left out."""
+    lo, hi = max(first_year, int(FIRST_DAY[:4])), min(last_year, int(LAST_DAY[:4]))
+    if lo > hi:
+        return None
+    days = _table().days
+    n = bisect.bisect_left(days, dt.date(hi + 1, 1, 1)) - bisect.bisect_left(days, dt.date(lo, 1, 1))
+    return n / (hi - lo + 1)
+
+
+def round_the_clock(ts: np.ndarray, spacing_ns: int) -> bool:
+    """Whether bars at these UTC ns times (sorted) trade 24/7 rather than on the exchange's days:
+    at least WEEKEND_SHARE of their dates fall on a Saturday or Sunday, or (intraday bars) some
+    date's bars span ROUND_THE_CLOCK_NS, which no exchange day does. Intraday bars are dated in
+    New York (Friday's after-hours bars are Saturday in UTC); daily and coarser bars in UTC (a
+    daily bar stamped 00:00 UTC Monday is Sunday evening in New York)."""
+    ts = np.asarray(ts, dtype=np.int64)
+    if len(ts) == 0:
+        return False
+    daily = spacing_ns >= ROUND_THE_CLOCK_NS
+    days = ts // DAY_NS if daily else ny_days(ts)
+    uniq = np.unique(days)
+    if float(np.mean((uniq + 3) % 7 >= 5)) >= WEEKEND_SHARE:  # 1970-01-01 was a Thursday
+        return True
+    if daily:
+        return False
+    starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
+    ends = np.append(starts[1:], days.size) - 1
+    return bool((ts[ends] - ts[starts]).max() + spacing_ns >= ROUND_THE_CLOCK_NS)
 
 
 def session_day_start(ts: np.ndarray) -> np.ndarray:

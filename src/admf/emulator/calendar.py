@@ -13,7 +13,7 @@ from admf.core.calendar import holidays, ny_date
 from admf.core.units import NS, NY
 
 __all__ = ["close_time", "ext_session", "holidays", "is_ext_open", "is_open", "is_trading_day",
-           "next_ext_session", "next_open_close", "next_session", "ny_date", "session", "trading_days"]
+           "next_ext_session", "next_open_close", "next_session", "ny_date", "open_time", "session", "trading_days"]
 
 
 def is_trading_day(d: date) -> bool:
@@ -22,10 +22,19 @@ def is_trading_day(d: date) -> bool:
 
 def close_time(d: date) -> time:
     """The regular close (New York wall time) of a trading day."""
+    return datetime.fromtimestamp(_session(d).close_ns // NS, NY).time()
+
+
+def open_time(d: date) -> time:
+    """The regular open (New York wall time) of a trading day."""
+    return datetime.fromtimestamp(_session(d).open_ns // NS, NY).time()
+
+
+def _session(d: date) -> core.Session:
     s = core.session(d)
     if s is None:
         raise ValueError(f"{d} is not a trading day")
-    return datetime.fromtimestamp(s.close_ns // NS, NY).time()
+    return s
 
 
 def session(d: date) -> tuple[int, int] | None:

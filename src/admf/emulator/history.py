@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from aiohttp import web
 
+from admf.core import calendar
 from admf.core.timeframe import parse_wire_timeframe
 from admf.core.units import NY_TZ_NAME
 from admf.emulator.market import Series
@@ -42,20 +43,13 @@ def parse_timeframe(text: str | None) -> tuple[int, str]:
     return parsed
 
 
-def _ny_midnights(t: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    idx = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)
-    return idx.normalize().tz_convert("UTC").as_unit("ns").asi8.astype(np.int64)
-
-
 def _bucket_keys(t: np.ndarray, n: int, unit: str) -> np.ndarray:
     if unit in ("Min", "Hour"):
         size = n * MINUTE_NS * (60 if unit == "Hour" else 1)
         return (t // size) * size
     import pandas as pd
 
-    mid = _ny_midnights(t)
+    mid = calendar.session_day_start(t)
     if unit == "Day":
         return mid
     local = pd.DatetimeIndex(mid.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(NY_TZ_NAME)

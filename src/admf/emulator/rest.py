@@ -151,9 +151,10 @@ class TradingApi:
         out = []
         for d in cal.trading_days(start, end):
             close = cal.close_time(d)
+            opens = cal.open_time(d)
             out.append({
                 "date": d.isoformat(),
-                "open": "09:30",
+                "open": f"{opens.hour:02d}:{opens.minute:02d}",
                 "close": f"{close.hour:02d}:{close.minute:02d}",
                 "session_open": "0400",
                 "session_close": "2000",

@@ -23,6 +23,7 @@ from admf.core.units import QTY_EPS
 from admf.execution import matching
 from admf.execution.costs import Commission, Slippage
 
+TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)  # read per working order per bar
 KIND = {OrderType.MARKET: matching.MARKET, OrderType.LIMIT: matching.LIMIT, OrderType.STOP: matching.STOP,
         OrderType.STOP_LIMIT: matching.STOP_LIMIT}
 
@@ -177,12 +178,15 @@ class SimulatedBroker:
         self.pending -= len(orders)
         capped = self.volume_cap is not None
         for od in orders:
-            if od.order.status.is_terminal:
+            if od.order.status in TERMINAL:
                 continue
-            if od.req.tif is TimeInForce.DAY and day != od.day and od.req.order_type is not OrderType.MARKET:
+            if od.kind == matching.MARKET:  # the common case, matched here: at the open
+                px: float | None = self.slippage.apply(o, od.sign)
+            elif od.req.tif is TimeInForce.DAY and day != od.day:
                 self._update(od, OrderStatus.EXPIRED, ts)
                 continue
-            px = self._match(od, o, h, l)
+            else:
+                px = self._match(od, o, h, l)
             if px is None:
                 keep.append(od)
                 self.pending += 1

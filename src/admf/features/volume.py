@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import time, timedelta
 
 from admf.core import calendar
-from admf.core.units import NS, NY
+from admf.core.units import DAY_NS, NS
 
 from .base import NAN, Indicator
 from .registry import Choice, register
@@ -51,12 +51,11 @@ def session_bounds(ts: int, session: str) -> tuple[int, int]:
             return s.open_ns, s.close_ns
         prev = calendar.sessions_overlapping(ts - 7 * 86_400 * NS, ts)
         return (prev[-1].close_ns if prev else ts), s.open_ns
-    tz = NY if session == "ny" else UTC
-    day = datetime.fromtimestamp(ts // NS, tz).date()
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    nxt = day + timedelta(days=1)
-    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
-    return int(start.timestamp()) * NS, int(end.timestamp()) * NS
+    if session == "ny":
+        day = calendar.ny_date(ts)
+        return calendar.ny_ns(day, time(0)), calendar.ny_ns(day + timedelta(days=1), time(0))
+    start = ts - ts % DAY_NS
+    return start, start + DAY_NS
 
 
 @register("vwap", session=Choice("ny", "ny", "rth", "utc", "none"))

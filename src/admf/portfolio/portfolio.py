@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from admf.core.enums import Side
 from admf.core.events import Fill
 from admf.core.units import QTY_EPS
 
@@ -59,7 +60,7 @@ class Portfolio:
         self.seen.add(fill.exec_id)
         self.fills.append(fill)
         self.fill_bars.append(bar)
-        q = fill.signed_qty
+        q = fill.qty if fill.side is Side.BUY else -fill.qty  # Fill.signed_qty, inlined: once per fill
         px = fill.price
         fee = fill.commission
         self.cash -= q * px + fee

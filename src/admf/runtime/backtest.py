@@ -44,6 +44,7 @@ class Metrics(dict[str, Any]):
         return dict(self)
 
 
+_ENDED = frozenset((OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED))  # without a fill
 CHARTS = ("price", "equity", "monthly", "returns", "rolling_sharpe", "books")
 
 
@@ -309,7 +310,7 @@ class BacktestBuild:
             self.slots_by_key[(fill.strategy_id, fill.symbol)].on_fill(fill, bar)
 
     def _on_update(self, u: OrderUpdate) -> None:
-        if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
+        if u.status in _ENDED:
             slot = self.slot_of(u.client_order_id)
             if slot is not None:
                 slot.on_order_done(u.client_order_id)

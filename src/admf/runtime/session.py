@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
 from admf.core import calendar
-from admf.core.units import DAY_NS, NS, NY, NY_TZ_NAME
+from admf.core.units import NS, NY
 from admf.risk.slot import IN, LAST, OFF
 
 
@@ -20,8 +19,7 @@ def session_codes(ts: np.ndarray, sym: np.ndarray | None, timeframe_ns: int) -> 
     last bar when it ends at or after the close, or when the next bar of the same symbol falls
     outside the session or in another one (a missing bar). Computed once per backtest, vectorized.
     """
-    local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert(NY_TZ_NAME)
-    day = (local.tz_localize(None).normalize().asi8 // DAY_NS).astype(np.int64)
+    day = calendar.ny_days(ts)
     idx, _, close = calendar.locate(ts)
     inside = idx >= 0
     codes = np.where(inside, IN, OFF).astype(np.int8)

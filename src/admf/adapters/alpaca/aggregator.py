@@ -2,25 +2,31 @@
 
 Bars are stamped with their start (Alpaca's convention, and the one of the shared data files).
 Buckets are aligned to the epoch, which for minute/hour timeframes matches Alpaca's own
-aggregated bars (9:30, 9:35, ... ET for 5m).
+aggregated bars (9:30, 9:35, ... ET for 5m). A daily bucket is one regular session of the
+exchange calendar (as data.resample builds daily bars): minutes outside it are left out, it ends
+at the session's real close (13:00 on an early close) and is stamped New York midnight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import time
 
 from admf.core import calendar
 from admf.core.events import Bar
-from admf.core.units import MINUTE_NS, NS
+from admf.core.units import DAY_NS, MINUTE_NS, NS
 
 __all__ = ["MINUTE_NS", "BarAggregator", "GapDetector"]
 
+_MIDNIGHT = time(0, 0)
+
 
 class _Bucket:
-    __slots__ = ("start", "open", "high", "low", "close", "volume", "deadline")
+    __slots__ = ("start", "end", "open", "high", "low", "close", "volume", "deadline")
 
-    def __init__(self, start: int, b: Bar, deadline: float) -> None:
+    def __init__(self, start: int, end: int, b: Bar, deadline: float) -> None:
         self.start = start
+        self.end = end
         self.open = b.open
         self.high = b.high
         self.low = b.low
@@ -60,7 +66,14 @@ class BarAggregator:
             self.emit(bar)
             return
         sym = bar.symbol
-        start = bar.ts - bar.ts % tf
+        if tf == DAY_NS:
+            s = calendar.session_at(bar.ts)
+            if s is None:
+                return  # outside the regular session: in no daily bar
+            start, end = calendar.ny_ns(s.day, _MIDNIGHT), s.close_ns
+        else:
+            start = bar.ts - bar.ts % tf
+            end = start + tf
         cur = self._open.get(sym)
         if cur is not None and start != cur.start:
             if start < cur.start:
@@ -75,8 +88,8 @@ class BarAggregator:
             deadline = 0.0
             if self.grace_ns is not None and arrived_ns:
                 lag = arrived_ns - (bar.ts + MINUTE_NS)
-                deadline = start + tf + lag + self.grace_ns
-            self._open[sym] = cur = _Bucket(start, bar, deadline)
+                deadline = end + lag + self.grace_ns
+            self._open[sym] = cur = _Bucket(start, end, bar, deadline)
         else:
             if bar.high > cur.high:
                 cur.high = bar.high
@@ -84,12 +97,12 @@ class BarAggregator:
                 cur.low = bar.low
             cur.close = bar.close
             cur.volume += bar.volume
-        if bar.ts + MINUTE_NS >= start + tf:
+        if bar.ts + MINUTE_NS >= cur.end:
             self._close(sym, cur)
 
     def _close(self, sym: str, b: _Bucket) -> None:
         del self._open[sym]
-        self._done_until[sym] = b.start + self.tf_ns
+        self._done_until[sym] = b.end
         self.emitted += 1
         self.emit(Bar(sym, b.start, b.open, b.high, b.low, b.close, b.volume))
 
