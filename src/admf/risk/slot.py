@@ -94,6 +94,7 @@ class StrategySlot:
         self.strategy_id = strategy_id
         self.sizing = sizing
         self.exit_rules = exits
+        self.exits_active = exits.active  # the rules are frozen; read on every fill
         self.limits = limits
         self.allow_long = direction in ("both", "long")
         self.allow_short = direction in ("both", "short")
@@ -287,7 +288,7 @@ class StrategySlot:
                 self.working[fill.client_order_id] = left - fill.qty
 
     def _update_guard(self, bar: int) -> None:
-        if not self.exit_rules.active or self.guards is None:
+        if not self.exits_active or self.guards is None:
             return
         pos = self.book.position(self.symbol)
         lot = self.book.lots.get(self.symbol)
