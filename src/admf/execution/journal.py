@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS broker_ids (
     client_order_id TEXT NOT NULL,
     wire_client_order_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS legs (
+    broker_order_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     client_order_id TEXT NOT NULL,
@@ -190,6 +194,18 @@ class Journal:
                 (broker_order_id, client_order_id, wire_client_order_id or client_order_id),
             )
 
+    def add_leg(self, client_order_id: str, broker_order_id: str) -> None:
+        """Bind a child order of the broker (an OCO or bracket leg) to our client_order_id."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO legs VALUES (?,?)", (broker_order_id, client_order_id))
+
+    def legs(self, client_order_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT broker_order_id FROM legs WHERE client_order_id=? ORDER BY rowid", (client_order_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def record_transition(self, update: OrderUpdate) -> None:
         """Append a state transition and update the intent's current status."""
         with self._lock:
@@ -267,7 +283,9 @@ class Journal:
     def client_id_for_broker_id(self, broker_order_id: str) -> str | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT client_order_id FROM broker_ids WHERE broker_order_id=?", (broker_order_id,)
+                "SELECT client_order_id FROM broker_ids WHERE broker_order_id=?1"
+                " UNION ALL SELECT client_order_id FROM legs WHERE broker_order_id=?1",
+                (broker_order_id,),
             ).fetchone()
         return row[0] if row else None
 

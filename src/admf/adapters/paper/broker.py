@@ -1,11 +1,12 @@
 """PaperBroker: a local broker that fills orders against the live bars by the backtest's rules.
 
-It is the SimulatedBroker of a backtest (same matching, same fill rule: next_open fills a
-market order at the next bar's open, close at the close of the bar that decided it), behind
-the AsyncBroker protocol, on the engine's loop: every live bar reaches it before the session
-sees that bar, as in a backtest. Intents, transitions and fills go to the same journal a real
-broker's orders do. Orders live in this process only: after a restart the orders an earlier
-session left open are reported rejected ("not kept across restarts").
+PaperClient is the SimulatedBroker of a backtest (same matching, same fill rule: next_open
+fills a market order at the next bar's open, close at the close of the bar that decided it)
+behind the live core's ExecutionClient protocol, on the engine's loop: every live bar reaches
+it before the session sees that bar, as in a backtest. PaperBroker is the broker-neutral core
+(execution.live_orders) on a PaperClient, so intents, transitions, fills, dedupe and
+reconciliation are the same as a real broker's. Orders live in this process only: after a
+restart the core finds the orders an earlier session left open unknown here and rejects them.
 
 Limits of the model: DAY orders do not expire (no session calendar here); no slippage or
 commission unless configured; partial fills do not happen (a bar fills an order whole).
@@ -13,104 +14,132 @@ commission unless configured; partial fills do not happen (a bar fills an order 
 
 from __future__ import annotations
 
-import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from admf.core.enums import OrderStatus
-from admf.core.errors import BrokerError
 from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
 from admf.execution.async_engine import Emit
 from admf.execution.costs import Commission, Slippage
 from admf.execution.journal import Journal
-from admf.execution.simulated import SimulatedBroker
+from admf.execution.live_orders import LiveOrders
+from admf.execution.reports import FILL, UPDATE, FillReport, OrderReport, Refused, StreamEvent
+from admf.execution.simulated import SimOrder, SimulatedBroker
 
-__all__ = ["PaperBroker", "PaperRefused"]
+__all__ = ["PaperBroker", "PaperClient", "PaperRefused"]
 
-log = logging.getLogger("admf.paper")
+PREFIX = "paper-"  # broker id = PREFIX + client_order_id
 
 
-class PaperRefused(BrokerError):
+class PaperRefused(Refused):
     """A command the paper broker cannot carry out (an unknown or finished order)."""
 
 
-class PaperBroker:
-    def __init__(self, symbols: list[str], *, fill: str = "next_open", journal: Journal | None = None,
-                 slippage: Slippage | None = None, commission: Commission | None = None) -> None:
+class PaperClient:
+    """The SimulatedBroker as an ExecutionClient: its updates and fills become reports."""
+
+    max_client_id = 128
+
+    def __init__(self, symbols: list[str], *, fill: str = "next_open", slippage: Slippage | None = None,
+                 commission: Commission | None = None) -> None:
         self.sim = SimulatedBroker(self._on_fill, fill_rule=fill, on_update=self._on_update, slippage=slippage,
                                    commission=commission)
         self.sym = {s: i for i, s in enumerate(symbols)}
         self.last_close: dict[str, float] = {}
-        self.journal = journal
         self.bars = 0
-        self._emit: Emit | None = None
+        self.fills: list[FillReport] = []
+        self._wire: dict[str, str] = {}  # wire client id -> client_order_id
+        self._created: dict[str, int] = {}
+        self._last: dict[str, OrderUpdate] = {}  # an order's latest update (a fill's report)
+        self._on_event: Callable[[StreamEvent], None] | None = None
 
     def __repr__(self) -> str:
-        return f"PaperBroker(fill={self.sim.fill_rule!r})"
+        return f"PaperClient(fill={self.sim.fill_rule!r})"
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    # -- connections (all local) -------------------------------------------------------------
 
-    async def start(self, emit: Emit) -> None:
-        self._emit = emit
-        if self.journal is None:
-            return
-        for intent in self.journal.open_intents():  # an earlier session's: gone with its process
-            self._report(OrderUpdate(intent.client_order_id, OrderStatus.REJECTED, time.time_ns(),
-                                     reason="the paper broker does not keep orders across restarts"))
+    connected = True
+
+    async def open(self) -> None:
+        return None
+
+    async def start_stream(self, on_event: Callable[[StreamEvent], None],
+                           on_connected: Callable[[], Awaitable[None]], on_state: Emit) -> None:
+        self._on_event = on_event
+        await on_connected()
+
+    def expect_updates(self, timeout: float | None) -> None:
+        return None
 
     async def close(self) -> None:
-        if self.journal is not None:
-            self.journal.flush()
+        return None
 
-    def outcome_unknown(self, exc: BaseException) -> bool:
-        return False  # local: every command's outcome is known
+    def stats(self) -> dict[str, int]:
+        return {"paper_bars": self.bars}
 
     # -- commands ----------------------------------------------------------------------------
 
-    async def submit(self, req: OrderRequest) -> None:
+    def check(self, req: OrderRequest) -> str | None:
+        if req.symbol not in self.sym:
+            return f"unknown symbol {req.symbol}"
+        if self.sim.fill_rule == "close" and math.isnan(self.last_close.get(req.symbol, math.nan)):
+            return f"no bar of {req.symbol} yet to fill at its close"
+        return None
+
+    async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
         cid = req.client_order_id
-        if self.journal is not None:
-            if not self.journal.record_intent(req):
-                raise PaperRefused(f"client_order_id {cid!r} was already used in this journal")
-            self.journal.set_broker_id(cid, "paper-" + cid)
-        k = self.sym.get(req.symbol)
-        close = self.last_close.get(req.symbol, math.nan)
-        why = None
-        if k is None:
-            why = f"unknown symbol {req.symbol}"
-        elif cid in self.sim.orders:
-            why = "duplicate client_order_id"
-        elif self.sim.fill_rule == "close" and math.isnan(close):
-            why = f"no bar of {req.symbol} yet to fill at its close"
-        if why is not None or k is None:
-            self._report(OrderUpdate(cid, OrderStatus.REJECTED, time.time_ns(), reason=why or ""))
-            return
-        self.sim.submit(req, k, self.bars, close, 0)
+        if cid in self.sim.orders:
+            raise PaperRefused("duplicate client_order_id")
+        self._wire[wire_cid] = cid
+        self._created[cid] = time.time_ns()
+        self.sim.submit(req, self.sym[req.symbol], self.bars, self.last_close.get(req.symbol, math.nan), 0)
+        return self._report(self.sim.orders[cid])
 
-    async def cancel(self, client_order_id: str) -> None:
-        if not self.sim.cancel(client_order_id, time.time_ns()):
-            raise PaperRefused(f"cannot cancel {client_order_id!r}: the order is not open")
+    async def cancel(self, broker_id: str) -> None:
+        if not self.sim.cancel(broker_id.removeprefix(PREFIX), time.time_ns()):
+            raise PaperRefused(f"cannot cancel {broker_id!r}: the order is not open")
 
-    async def replace(self, client_order_id: str, qty: float | None = None, limit_price: float | None = None,
-                      stop_price: float | None = None) -> None:
-        o = self.sim.orders.get(client_order_id)
+    async def replace(self, broker_id: str, wire_cid: str, qty: float | None, limit_price: float | None,
+                      stop_price: float | None) -> OrderReport:
+        o = self.sim.orders.get(broker_id.removeprefix(PREFIX))
         if o is None or o.status.is_terminal:
-            raise PaperRefused(f"cannot replace {client_order_id!r}: the order is not open")
+            raise PaperRefused(f"cannot replace {broker_id!r}: the order is not open")
         changes: dict[str, float] = {k: v for k, v in (("limit_price", limit_price), ("stop_price", stop_price))
                                      if v is not None}
         if qty is not None:
             changes["qty"] = o.order.filled_qty + qty  # qty is what is left to trade, as at a broker
+            o.left = qty
         o.req = msgspec.structs.replace(o.req, **changes)  # type: ignore[arg-type]
         o.order.request = o.req
-        detail = ", ".join(f"{k}={v:g}" for k, v in changes.items())
-        self._report(OrderUpdate(client_order_id, OrderStatus.ACCEPTED, time.time_ns(), "paper-" + client_order_id,
-                                 reason=f"replaced: {detail}"))
+        self._wire[wire_cid] = o.req.client_order_id
+        return self._report(o)
 
     async def cancel_all(self) -> None:
         for req in self.sim.open_orders():
             self.sim.cancel(req.client_order_id, time.time_ns())
+
+    # -- queries -----------------------------------------------------------------------------
+
+    async def get_order(self, broker_id: str) -> OrderReport | None:
+        o = self.sim.orders.get(broker_id.removeprefix(PREFIX))
+        return None if o is None else self._report(o)
+
+    async def get_order_by_client_id(self, wire_cid: str) -> OrderReport | None:
+        o = self.sim.orders.get(self._wire.get(wire_cid, ""))
+        return None if o is None else self._report(o)
+
+    async def list_orders(self, status: str, *, after_ns: int | None = None, limit: int = 500,
+                          direction: str = "asc") -> list[OrderReport]:
+        out = [self._report(o) for o in self.sim.orders.values()
+               if (status != "open" or not o.status.is_terminal) and self._created.get(o.req.client_order_id, 0)
+               > (after_ns or -1)]
+        return out[:limit] if direction == "asc" else out[::-1][:limit]
+
+    async def fill_reports(self, after_ns: int | None) -> list[FillReport]:
+        return [f for f in self.fills if after_ns is None or f.ts > after_ns]
 
     # -- the live bars -----------------------------------------------------------------------
 
@@ -125,17 +154,43 @@ class PaperBroker:
 
     # -- reports -----------------------------------------------------------------------------
 
+    def _report(self, o: SimOrder, u: OrderUpdate | None = None) -> OrderReport:
+        cid = o.req.client_order_id
+        ts = u.ts if u is not None else o.order.ts
+        return OrderReport(PREFIX + cid, cid, o.status, o.filled, o.value / o.filled if o.filled > 0 else None,
+                           self._created.get(cid, 0), ts)
+
     def _on_update(self, u: OrderUpdate) -> None:
-        self._report(msgspec.structs.replace(u, broker_order_id="paper-" + u.client_order_id))
+        self._last[u.client_order_id] = u
+        if u.status is OrderStatus.FILLED or u.status is OrderStatus.PARTIALLY_FILLED:
+            return  # the fill that follows at once carries it
+        self._push(UPDATE, u, None)
 
     def _on_fill(self, fill: Fill, bar: int) -> None:
-        if self.journal is not None and not self.journal.record_fill(fill, "paper"):
-            return
-        assert self._emit is not None
-        self._emit(fill)
+        f = FillReport(fill.exec_id, PREFIX + fill.client_order_id, fill.qty, fill.price, fill.ts,
+                       commission=fill.commission)
+        self.fills.append(f)
+        self._push(FILL, self._last[fill.client_order_id], f)
 
-    def _report(self, u: OrderUpdate) -> None:
-        if self.journal is not None:
-            self.journal.record_transition(u)
-        assert self._emit is not None
-        self._emit(u)
+    def _push(self, kind: str, u: OrderUpdate, f: FillReport | None) -> None:
+        if self._on_event is not None:
+            self._on_event(StreamEvent(kind, self._report(self.sim.orders[u.client_order_id], u), u.ts, f))
+
+
+class PaperBroker(LiveOrders):
+    """The live core on a PaperClient: what the paper venue builds for a session."""
+
+    def __init__(self, symbols: list[str], *, fill: str = "next_open", journal: Journal | None = None,
+                 slippage: Slippage | None = None, commission: Commission | None = None) -> None:
+        self.paper = PaperClient(symbols, fill=fill, slippage=slippage, commission=commission)
+        super().__init__(self.paper, journal=journal)
+
+    def __repr__(self) -> str:
+        return f"PaperBroker(fill={self.paper.sim.fill_rule!r})"
+
+    @property
+    def sim(self) -> SimulatedBroker:
+        return self.paper.sim
+
+    def on_bar(self, bar: Bar) -> None:
+        self.paper.on_bar(bar)
