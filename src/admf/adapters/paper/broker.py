@@ -50,6 +50,7 @@ class PaperClient:
         self.sym = {s: i for i, s in enumerate(symbols)}
         self.last_close: dict[str, float] = {}
         self.bars = 0
+        self.last_ts = 0  # the last bar's time
         self.fills: list[FillReport] = []
         self._wire: dict[str, str] = {}  # wire client id -> client_order_id
         self._created: dict[str, int] = {}
@@ -94,7 +95,8 @@ class PaperClient:
         if cid in self.sim.orders:
             raise PaperRefused("duplicate client_order_id")
         self._wire[wire_cid] = cid
-        self._created[cid] = time.time_ns()
+        # on the bars' clock, as its fills are (reconciliation asks for fills since then)
+        self._created[cid] = min(req.ts, self.last_ts) if req.ts else self.last_ts
         self.sim.submit(req, self.sym[req.symbol], self.bars, self.last_close.get(req.symbol, math.nan), 0)
         return self._report(self.sim.orders[cid])
 
@@ -151,6 +153,7 @@ class PaperClient:
         self.bars += 1
         self.sim.on_bar(k, self.bars, bar.ts, bar.open, bar.high, bar.low, bar.close, 0)
         self.last_close[bar.symbol] = bar.close
+        self.last_ts = max(self.last_ts, bar.ts)
 
     # -- reports -----------------------------------------------------------------------------
 
