@@ -8,18 +8,17 @@ reconciliation reads the truth. Counts every call, for the batching checks.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
 from admf.core.enums import OrderStatus
 from admf.core.events import OrderRequest
-from admf.execution.async_engine import Emit
+from admf.execution.live_orders import LocalStream
 from admf.execution.reports import FILL, PARTIAL_FILL, UPDATE, FillReport, OrderReport, Refused, StreamEvent
 
 
-class FakeClient:
+class FakeClient(LocalStream):
     max_client_id = 48
 
     def __init__(self) -> None:
@@ -29,9 +28,7 @@ class FakeClient:
         self.executions: list[FillReport] = []
         self.queued: list[StreamEvent] = []  # pushed by the broker, not yet delivered
         self.calls: Counter[str] = Counter()
-        self.connected = True
         self.refuse_cancel = False
-        self._on_event: Callable[[StreamEvent], None] | None = None
         self._n = 0
         self._t = 1_000
 
@@ -65,21 +62,12 @@ class FakeClient:
         return ev
 
     def deliver(self, ev: StreamEvent) -> None:
-        assert self._on_event is not None
-        self._on_event(ev)
+        self.push(ev)
 
     # -- ExecutionClient -----------------------------------------------------------------------
 
     async def open(self) -> None:
         self.calls["open"] += 1
-
-    async def start_stream(self, on_event: Callable[[StreamEvent], None],
-                           on_connected: Callable[[], Awaitable[None]], on_state: Emit) -> None:
-        self._on_event = on_event
-        await on_connected()
-
-    def expect_updates(self, timeout: float | None) -> None:
-        return None
 
     async def close(self) -> None:
         self.calls["close"] += 1

@@ -8,6 +8,7 @@ the core holds, drops, duplicates or replays what the adapter reports."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,11 +117,20 @@ class StreamTap:
                 type(self.core).on_event(self.core, ev)
 
 
-def _start_tapped(tmp: Path, broker: str, mode: str) -> tuple[Venue, StreamTap]:
+@contextlib.contextmanager
+def _bought(tmp: Path, broker: str, mode: str, cid: str) -> Iterator[tuple[Venue, StreamTap]]:
+    """A session with a StreamTap of `mode` that bought 5 SPY (order `cid`) on its second bar."""
     v = Venue(tmp, broker)
     tap = StreamTap(mode)
-    v.start(tap)
-    return v, tap
+    try:
+        v.start(tap)
+        v.bar(1)
+        v.s.broker.submit(_req(cid), 0, 0, 500.0)
+        v.bar(1)
+        yield v, tap
+    finally:
+        v.stop()
+        v.emu.stop()
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -228,12 +238,8 @@ def test_a_fill_reported_twice_by_any_path_is_applied_once(venue: Venue) -> None
 
 @pytest.mark.parametrize("broker", ADAPTERS)
 def test_contract_a_terminal_status_before_its_fill_is_held_back_then_released(tmp_path: Path, broker: str) -> None:
-    v, tap = _start_tapped(tmp_path, broker, "hold")
-    try:
+    with _bought(tmp_path, broker, "hold", "c-held") as (v, tap):
         s = v.s
-        v.bar(1)
-        s.broker.submit(_req("c-held"), 0, 0, 500.0)
-        v.bar(1)
         v.until(lambda: bool(tap.held_back) or _order(v, "c-held").settled, "the broker's filled status arrived")
         if tap.held:  # (the adapter's own reconciliation may have found the execution first)
             assert tap.held_back[0] == ("c-held", True, 0.0)  # held back: no execution here yet
@@ -247,19 +253,12 @@ def test_contract_a_terminal_status_before_its_fill_is_held_back_then_released(t
         assert [r["event"] for r in s.audit.records] == ["order", "fill"]
         _, fills = journal_rows(Path(v.cfg.live_trading.journal))
         assert fills == [book.fills[0].exec_id]
-    finally:
-        v.stop()
-        v.emu.stop()
 
 
 @pytest.mark.parametrize("broker", ADAPTERS)
 def test_contract_late_and_duplicated_reports_change_nothing(tmp_path: Path, broker: str) -> None:
-    v, tap = _start_tapped(tmp_path, broker, "pass")
-    try:
+    with _bought(tmp_path, broker, "pass", "c-late") as (v, tap):
         s = v.s
-        v.bar(1)
-        s.broker.submit(_req("c-late"), 0, 0, 500.0)
-        v.bar(1)
         v.until(lambda: _order(v, "c-late").settled, "filled")
         reported = [ev for ev in tap.seen if ev.order.wire_client_id == "c-late"]
         assert any(ev.fill is not None for ev in reported)
@@ -276,19 +275,12 @@ def test_contract_late_and_duplicated_reports_change_nothing(tmp_path: Path, bro
         assert _order(v, "c-late").status is OrderStatus.FILLED
         assert s.books["scripted"].position("SPY") == 5.0 and len(s.books["scripted"].fills) == 1
         assert s.stats.duplicate_fills == 0  # the core never put them on the inbox
-    finally:
-        v.stop()
-        v.emu.stop()
 
 
 @pytest.mark.parametrize("broker", ADAPTERS)
 def test_contract_reports_lost_while_disconnected_are_reconciled_on_reconnect(tmp_path: Path, broker: str) -> None:
-    v, tap = _start_tapped(tmp_path, broker, "drop")
-    try:
+    with _bought(tmp_path, broker, "drop", "c-lost") as (v, tap):
         s = v.s
-        v.bar(1)
-        s.broker.submit(_req("c-lost"), 0, 0, 500.0)
-        v.bar(1)
         v.until(lambda: any(ev.fill is not None for ev in tap.seen), "the broker filled it (unheard)")
         s.run(duration=0.1)
         core = v.runner.broker
@@ -301,6 +293,3 @@ def test_contract_reports_lost_while_disconnected_are_reconciled_on_reconnect(tm
         v.runner.engine.run(core.reconcile())  # idempotent
         s.run(duration=0.2)
         assert len(s.books["scripted"].fills) == 1
-    finally:
-        v.stop()
-        v.emu.stop()

@@ -49,7 +49,7 @@ from admf.execution.reports import (
     UnknownOrder,
 )
 
-__all__ = ["ExecutionClient", "LiveOrders"]
+__all__ = ["ExecutionClient", "LiveOrders", "LocalStream"]
 
 
 class ExecutionClient(Protocol):
@@ -113,6 +113,26 @@ class ExecutionClient(Protocol):
     def stats(self) -> dict[str, int]:
         """The adapter's own counters (connections, calls)."""
         ...
+
+
+class LocalStream:
+    """The push side of a client that calls its reports in itself (a local broker, a test
+    fake): always connected, nothing to watch; `push` hands a report to the core."""
+
+    connected = True
+    _on_event: Callable[[StreamEvent], None] | None = None
+
+    async def start_stream(self, on_event: Callable[[StreamEvent], None],
+                           on_connected: Callable[[], Awaitable[None]], on_state: Emit) -> None:
+        self._on_event = on_event
+        await on_connected()
+
+    def expect_updates(self, timeout: float | None) -> None:
+        return None
+
+    def push(self, ev: StreamEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(ev)
 
 
 class LiveOrders:

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from admf.core.enums import OrderStatus
 from admf.core.events import Bar, Fill, OrderRequest, OrderUpdate
-from admf.execution.async_engine import Emit
 from admf.execution.costs import Commission, Slippage
 from admf.execution.journal import Journal
-from admf.execution.live_orders import LiveOrders
+from admf.execution.live_orders import LiveOrders, LocalStream
 from admf.execution.reports import FILL, UPDATE, FillReport, OrderReport, Refused, StreamEvent
 from admf.execution.simulated import SimOrder, SimulatedBroker
 
@@ -38,7 +36,7 @@ class PaperRefused(Refused):
     """A command the paper broker cannot carry out (an unknown or finished order)."""
 
 
-class PaperClient:
+class PaperClient(LocalStream):
     """The SimulatedBroker as an ExecutionClient: its updates and fills become reports."""
 
     max_client_id = 128
@@ -55,24 +53,13 @@ class PaperClient:
         self._wire: dict[str, str] = {}  # wire client id -> client_order_id
         self._created: dict[str, int] = {}
         self._last: dict[str, OrderUpdate] = {}  # an order's latest update (a fill's report)
-        self._on_event: Callable[[StreamEvent], None] | None = None
 
     def __repr__(self) -> str:
         return f"PaperClient(fill={self.sim.fill_rule!r})"
 
     # -- connections (all local) -------------------------------------------------------------
 
-    connected = True
-
     async def open(self) -> None:
-        return None
-
-    async def start_stream(self, on_event: Callable[[StreamEvent], None],
-                           on_connected: Callable[[], Awaitable[None]], on_state: Emit) -> None:
-        self._on_event = on_event
-        await on_connected()
-
-    def expect_updates(self, timeout: float | None) -> None:
         return None
 
     async def close(self) -> None:
@@ -176,8 +163,7 @@ class PaperClient:
         self._push(FILL, self._last[fill.client_order_id], f)
 
     def _push(self, kind: str, u: OrderUpdate, f: FillReport | None) -> None:
-        if self._on_event is not None:
-            self._on_event(StreamEvent(kind, self._report(self.sim.orders[u.client_order_id], u), u.ts, f))
+        self.push(StreamEvent(kind, self._report(self.sim.orders[u.client_order_id], u), u.ts, f))
 
 
 class PaperBroker(LiveOrders):
