@@ -11,6 +11,7 @@ AlpacaBroker is that core on an AlpacaClient: what the venue builds for a sessio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from admf.adapters.alpaca import models as m
@@ -49,16 +50,21 @@ _KIND = {
 }
 
 
-def order_report(o: m.Order) -> OrderReport:
-    """An Alpaca order as the core's OrderReport (legs: the ids of its child orders)."""
+# an order's created_at comes with every event of it: parsed once (the frame path's cost)
+_created_ns = functools.lru_cache(maxsize=4096)(m.parse_ts_ns)
+
+
+def order_report(o: m.Order, updated_ns: int = 0) -> OrderReport:
+    """An Alpaca order as the core's OrderReport (legs: the ids of its child orders);
+    `updated_ns` when the caller knows it (a trade update's timestamp)."""
     return OrderReport(
         broker_id=o.id,
         wire_client_id=o.client_order_id,
         status=m.to_status(o.status),
         filled_qty=o.filled_qty,
         avg_price=o.filled_avg_price,
-        created_ns=m.parse_ts_ns(o.created_at) if o.created_at else 0,
-        updated_ns=o.updated_ns(),
+        created_ns=_created_ns(o.created_at) if o.created_at else 0,
+        updated_ns=updated_ns or o.updated_ns(),
         replaced=o.status == m.REPLACED,
         replaced_by=o.replaced_by,
         legs=tuple(leg.id for leg in o.legs) if o.legs else (),
@@ -66,7 +72,8 @@ def order_report(o: m.Order) -> OrderReport:
 
 
 def _fill_report(a: m.FillActivity) -> FillReport:
-    return FillReport(a.exec_id(), a.order_id, a.qty, a.price, m.parse_ts_ns(a.transaction_time))
+    return FillReport(a.exec_id(), a.order_id, a.qty, a.price, m.parse_ts_ns(a.transaction_time),
+                      m.to_side(a.side) if a.side else None)
 
 
 class AlpacaClient:
@@ -167,13 +174,13 @@ class AlpacaClient:
         if self._on_event is None:
             return
         o = tu.order
-        report = order_report(o)
-        ts = m.parse_ts_ns(tu.timestamp) if tu.timestamp else report.updated_ns
+        ts = m.parse_ts_ns(tu.timestamp) if tu.timestamp else o.updated_ns()
+        report = order_report(o, ts)
         kind = _KIND.get(tu.event, UPDATE)
         fill = None
         if kind in (FILL, PARTIAL_FILL) and tu.qty is not None and tu.price is not None:
             exec_id = tu.execution_id or f"{o.id}:{o.filled_qty:g}"
-            fill = FillReport(exec_id, o.id, tu.qty, tu.price, ts)
+            fill = FillReport(exec_id, o.id, tu.qty, tu.price, ts, m.to_side(o.side) if o.side else None)
         self._on_event(StreamEvent(kind, report, ts, fill))
 
     async def _on_stream_connected(self) -> None:
