@@ -15,7 +15,7 @@ import msgspec
 from admf.core.enums import OrderStatus
 from admf.core.events import OrderRequest
 from admf.execution.live_orders import LocalStream
-from admf.execution.reports import FILL, PARTIAL_FILL, UPDATE, FillReport, OrderReport, Refused, StreamEvent
+from admf.execution.reports import FILL, PARTIAL_FILL, UPDATE, FillReport, NoAnswer, OrderReport, Refused, StreamEvent
 
 
 class FakeClient(LocalStream):
@@ -29,6 +29,7 @@ class FakeClient(LocalStream):
         self.queued: list[StreamEvent] = []  # pushed by the broker, not yet delivered
         self.calls: Counter[str] = Counter()
         self.refuse_cancel = False
+        self.submit_error: Exception | None = None  # raised by the next submit (after it "arrived" if NoAnswer)
         self._n = 0
         self._t = 1_000
 
@@ -80,6 +81,9 @@ class FakeClient(LocalStream):
 
     async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
         self.calls["submit"] += 1
+        err, self.submit_error = self.submit_error, None
+        if err is not None and not isinstance(err, NoAnswer):
+            raise err
         if wire_cid in self.by_wire:
             return self.orders[self.by_wire[wire_cid]]
         self._n += 1
@@ -88,6 +92,8 @@ class FakeClient(LocalStream):
         self.orders[bid] = OrderReport(bid, wire_cid, OrderStatus.ACCEPTED, created_ns=t, updated_ns=t)
         self.by_wire[wire_cid] = bid
         self.qty[bid] = req.qty
+        if err is not None:
+            raise err  # the broker took it, the answer was lost
         return self.orders[bid]
 
     async def cancel(self, broker_id: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fake_client import FakeClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
@@ -19,7 +20,7 @@ from admf.execution.inbox import CommandFailed
 from admf.execution.journal import Journal
 from admf.execution.live_orders import LiveOrders
 from admf.execution.live_record import Tuning, rank
-from admf.execution.reports import UPDATE, OrderReport, Refused, StreamEvent
+from admf.execution.reports import UPDATE, NoAnswer, NotSent, OrderReport, Refused, StreamEvent
 
 QUIET = Tuning(poll_interval=3600.0, fill_grace=3600.0)  # no poller round unless a test wants one
 
@@ -241,6 +242,43 @@ def _check_terminal(out: list[Any], truth: OrderReport) -> None:
         assert (a.status, a.filled_qty) != (b.status, b.filled_qty), f"repeated {b}"
     if ups and ups[-1].status.is_terminal:
         assert ups[-1].status is truth.status and abs(ups[-1].filled_qty - truth.filled_qty) < 1e-9, ups[-1]
+
+
+def test_submit_outcomes_refused_not_sent_and_no_answer() -> None:
+    async def body(core: LiveOrders, fake: FakeClient, out: list[Any]) -> None:
+        fake.submit_error = Refused("insufficient buying power")
+        await core.submit(_req("refused"))
+        fake.submit_error = NotSent("no rate-limit slot before the deadline")
+        await core.submit(_req("stale"))
+        fake.submit_error = NoAnswer("timeout after sending")
+        with pytest.raises(NoAnswer) as lost:
+            await core.submit(_req("lost"))
+        assert core.outcome_unknown(lost.value)  # the order manager keeps it "unknown"
+        assert core.order_state("lost") == (None, 0.0, None)
+        await core.reconcile()  # the lookup finds what the broker holds: nothing is resent
+        assert core.order_state("lost") == (OrderStatus.ACCEPTED, 0.0, "b1")
+
+    out = _run(body)
+    ups = {u.client_order_id: u for u in _of(out, OrderUpdate)}
+    assert ups["refused"].status is OrderStatus.REJECTED and ups["refused"].reason == "insufficient buying power"
+    assert ups["stale"].status is OrderStatus.REJECTED and ups["stale"].reason.startswith("stale")
+    assert ups["lost"].status is OrderStatus.ACCEPTED
+
+
+def test_an_order_the_broker_never_received_is_rejected_on_lookup() -> None:
+    class Unreachable(FakeClient):
+        async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
+            self.calls["submit"] += 1
+            raise NoAnswer("connection refused")  # never arrived
+
+    async def body(core: LiveOrders, fake: FakeClient, out: list[Any]) -> None:
+        with pytest.raises(NoAnswer):
+            await core.submit(_req("down"))
+        await core.reconcile()
+
+    out = _run(body, client=Unreachable())
+    (u,) = _of(out, OrderUpdate)
+    assert u.status is OrderStatus.REJECTED and "never received" in u.reason
 
 
 # -- the property -----------------------------------------------------------------------------

@@ -185,14 +185,20 @@ class Journal:
     def set_broker_id(self, client_order_id: str, broker_order_id: str, wire_client_order_id: str = "") -> None:
         """Bind a broker order id (the first one, or a replacement's) to our client_order_id."""
         with self._lock:
-            self._db.execute(
-                "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
-                (broker_order_id, time.time_ns(), client_order_id),
-            )
-            self._db.execute(
-                "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?)",
-                (broker_order_id, client_order_id, wire_client_order_id or client_order_id),
-            )
+            self._db.execute("BEGIN")  # one commit for both rows (a commit is a WAL write)
+            try:
+                self._db.execute(
+                    "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
+                    (broker_order_id, time.time_ns(), client_order_id),
+                )
+                self._db.execute(
+                    "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?)",
+                    (broker_order_id, client_order_id, wire_client_order_id or client_order_id),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def add_leg(self, client_order_id: str, broker_order_id: str) -> None:
         """Bind a child order of the broker (an OCO or bracket leg) to our client_order_id."""
