@@ -19,7 +19,7 @@ from runtime_support import FAST, bars_file, journal_rows, live_config_dict, scr
 
 from admf.config.loader import config_from_dict
 from admf.core.enums import OrderStatus, OrderType, Side
-from admf.core.events import Fill, OrderRequest
+from admf.core.events import OCO, Fill, OrderRequest
 from admf.emulator.testing import start_emulator
 from admf.execution.journal import Journal
 from admf.execution.reports import UPDATE, StreamEvent
@@ -293,3 +293,41 @@ def test_contract_reports_lost_while_disconnected_are_reconciled_on_reconnect(tm
         v.runner.engine.run(core.reconcile())  # idempotent
         s.run(duration=0.2)
         assert len(s.books["scripted"].fills) == 1
+
+
+@pytest.mark.parametrize("broker", ADAPTERS)
+def test_contract_an_oco_exit_is_one_order_and_its_siblings_cancel_is_not_its_own(tmp_path: Path,
+                                                                                  broker: str) -> None:
+    with _bought(tmp_path, broker, "pass", "c-entry") as (v, tap):
+        s, core = v.s, v.runner.broker
+        v.until(lambda: _order(v, "c-entry").settled, "the entry filled")
+        p = s.prices["SPY"]
+
+        def oco(cid: str, target: float, stop: float) -> OrderRequest:
+            return _req(cid, Side.SELL, order_type=OrderType.LIMIT, limit_price=round(target, 2), order_class=OCO,
+                        stop_loss=round(stop, 2), reason="take_profit")
+
+        s.broker.submit(oco("c-rest", p * 1.5, p * 0.5), 0, 0, 500.0)  # resting: both far from the market
+        v.until(lambda: _order(v, "c-rest").status is OrderStatus.ACCEPTED, "accepted")
+        assert [name for _, name in core.journal.leg_ids("c-rest")] == ["stop_loss"]
+        assert s.broker.cancel("c-rest") is True
+        v.until(lambda: _order(v, "c-rest").settled, "cancelled")
+        assert _order(v, "c-rest").status is OrderStatus.CANCELED
+        (leg,) = core.orders["c-rest"].legs
+        assert core.orders["c-rest"].members[leg].status is OrderStatus.CANCELED  # both members ended
+        # the stop-loss above the market: it fills (at once, or at the next bar's open), and the
+        # broker's cancel of the take-profit that follows is not a cancel of the order
+        s.broker.submit(oco("c-exit", p * 1.5, p * 1.1), 0, 0, 500.0)
+        if broker == "paper":
+            v.bar(1)
+        v.until(lambda: _order(v, "c-exit").settled, "the exit filled")
+        s.run(duration=0.3)
+        assert _order(v, "c-exit").status is OrderStatus.FILLED
+        book = s.books["scripted"]
+        assert [(f.client_order_id, f.side, f.qty, f.reason) for f in book.fills[1:]] == [
+            ("c-exit", Side.SELL, 5.0, "stop_loss")]
+        assert book.position("SPY") == 0.0
+        events = {cid: [r["event"] for r in s.audit.records if r.get("id") == cid] for cid in ("c-rest", "c-exit")}
+        assert events == {"c-rest": ["order", "cancel"], "c-exit": ["order", "fill"]}
+        intents, _ = journal_rows(Path(v.cfg.live_trading.journal))
+        assert intents["c-exit"][1] == "filled" and intents["c-rest"][1] == "canceled"
