@@ -307,6 +307,11 @@ def test_contract_an_oco_exit_is_one_order_and_its_siblings_cancel_is_not_its_ow
             return _req(cid, Side.SELL, order_type=OrderType.LIMIT, limit_price=round(target, 2), order_class=OCO,
                         stop_loss=round(stop, 2), reason="take_profit")
 
+        orders_before = v.emu.state()["orders"]
+        s.broker.submit(oco("c-bad", p * 0.9, p * 1.1), 0, 0, 500.0)  # a sell's target below its stop
+        v.until(lambda: _order(v, "c-bad").settled, "refused")
+        (bad,) = [r for r in s.audit.records if r.get("id") == "c-bad" and r["event"] == "reject"]
+        assert "take-profit" in bad["reason"] and v.emu.state()["orders"] == orders_before  # nothing sent
         s.broker.submit(oco("c-rest", p * 1.5, p * 0.5), 0, 0, 500.0)  # resting: both far from the market
         v.until(lambda: _order(v, "c-rest").status is OrderStatus.ACCEPTED, "accepted")
         assert [name for _, name in core.journal.leg_ids("c-rest")] == ["stop_loss"]

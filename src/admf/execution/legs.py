@@ -24,13 +24,15 @@ The live core (execution.live_orders) keeps each member's last report with `note
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from admf.core.enums import OrderStatus
+from admf.core.enums import OrderStatus, OrderType, Side
+from admf.core.events import OCO, OrderRequest
 from admf.core.units import QTY_EPS
 
-__all__ = ["UNNAMED_LEG", "Member", "combined_status", "note", "order_status"]
+__all__ = ["UNNAMED_LEG", "Member", "combined_status", "note", "order_class_problem", "order_status"]
 
 UNNAMED_LEG = "leg"  # the name of a leg whose adapter did not say which it is (an OCO's is "stop_loss")
 
@@ -81,3 +83,22 @@ def order_status(qty: float, parent: str | None, legs: Sequence[str],
     working = Member(None)
     return combined_status(qty, members.get(parent, working) if parent is not None else working,
                            [members.get(i, working) for i in legs])
+
+
+def order_class_problem(req: OrderRequest) -> str | None:
+    """Why a request's order class can never be worked (every adapter checks it), or None."""
+    if req.order_class == OCO:
+        tp, sl = req.limit_price, req.stop_loss
+        if req.order_type is not OrderType.LIMIT or not _positive(tp) or not _positive(sl):
+            return "an oco order is a limit order (the take-profit) with a positive stop_loss"
+        assert tp is not None and sl is not None
+        if (tp <= sl) if req.side is Side.SELL else (tp >= sl):
+            return (f"an oco {req.side.value}'s take-profit {tp:g} must be beyond its stop-loss "
+                    f"{sl:g} on the profit side")
+    elif req.order_class:
+        return f"order_class must be '' or {OCO!r}, not {req.order_class!r}"
+    return None
+
+
+def _positive(x: float | None) -> bool:
+    return x is not None and x > 0 and math.isfinite(x)

@@ -28,6 +28,7 @@ from admf.core.enums import ExitReason, OrderStatus, OrderType
 from admf.core.events import OCO, Bar, Fill, OrderRequest, OrderUpdate
 from admf.execution.costs import Commission, Slippage
 from admf.execution.journal import Journal
+from admf.execution.legs import order_class_problem
 from admf.execution.live_orders import LiveOrders, LocalStream
 from admf.execution.reports import FILL, UPDATE, FillReport, OrderReport, Refused, StreamEvent
 from admf.execution.simulated import SimOrder, SimulatedBroker
@@ -80,6 +81,9 @@ class PaperClient(LocalStream):
     def check(self, req: OrderRequest) -> str | None:
         if req.symbol not in self.sym:
             return f"unknown symbol {req.symbol}"
+        problem = order_class_problem(req)
+        if problem is not None:
+            return problem
         if self.sim.fill_rule == "close" and math.isnan(self.last_close.get(req.symbol, math.nan)):
             return f"no bar of {req.symbol} yet to fill at its close"
         return None
