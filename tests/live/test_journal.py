@@ -148,3 +148,25 @@ def test_a_journal_written_before_oco_orders_opens_with_their_columns_added(tmp_
         assert j.intent("o2").request.stop_loss == 2.0
     with Journal(path) as j:  # opened again: nothing to add twice
         assert len(j.open_intents()) == 2
+
+
+def test_a_journal_with_a_table_of_its_own_for_leg_ids_gets_them_folded_in(tmp_path):
+    from admf.execution.legs import UNNAMED_LEG
+
+    path = tmp_path / "core.sqlite"
+    with Journal(path) as j:
+        j.record_intent(_req("o1"))
+        j.set_broker_id("o1", "B1", "o1")
+    db = sqlite3.connect(path)  # the live core's first version: leg ids in a `legs` table
+    db.executescript("""
+        CREATE TABLE legs (broker_order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL);
+        INSERT INTO legs VALUES ('L1', 'o1');
+    """)
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        assert j.leg_ids("o1") == [("L1", UNNAMED_LEG)] and j.broker_ids("o1") == [("B1", "o1")]
+        assert j.client_id_for_broker_id("L1") == "o1"
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name='legs'").fetchall() == []
+    db.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from admf.core.enums import OrderStatus as S
-from admf.execution.legs import Member, combined_status
+from admf.execution.legs import Member, combined_status, note, order_status
 
 Q = 10.0
 WORKING = Member(None)  # e.g. Alpaca's "held" stop-loss leg
@@ -42,3 +42,19 @@ def test_combined_status(parent: Member, legs: list[Member], want: S | None) -> 
 def test_fills_of_both_members_add_up() -> None:
     assert combined_status(Q, Member(S.PARTIALLY_FILLED, 4.0), [Member(S.PARTIALLY_FILLED, 6.0)]) is S.FILLED
     assert combined_status(Q, Member(S.PARTIALLY_FILLED, 4.0), [Member(S.ACCEPTED, 5.999)]) is S.PARTIALLY_FILLED
+
+
+def test_a_member_never_goes_back_from_an_end_nor_to_no_news() -> None:
+    m = note(None, S.ACCEPTED, 0.0)
+    assert note(m, None, 0.0) == Member(S.ACCEPTED)  # a `held` / pending_* report: still what was known
+    done = note(m, S.CANCELED, 3.0)
+    assert note(done, S.ACCEPTED, 0.0) == Member(S.CANCELED, 3.0)  # a late report after its end
+    assert note(m, None, 0.0, replaced=True) == Member(S.CANCELED)  # no longer works under this id
+
+
+def test_order_status_counts_a_member_not_heard_of_yet_as_working() -> None:
+    members = {"p": Member(S.CANCELED)}
+    assert order_status(Q, "p", ["leg"], members) is S.ACCEPTED  # the leg's fill may be on its way
+    members["leg"] = Member(S.FILLED, 10.0)
+    assert order_status(Q, "p", ["leg"], members) is S.FILLED
+    assert order_status(Q, None, [], {}) is None

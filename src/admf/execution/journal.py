@@ -27,6 +27,7 @@ import msgspec
 
 from admf.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from admf.core.events import Fill, OrderRequest, OrderUpdate
+from admf.execution.legs import UNNAMED_LEG
 
 __all__ = ["Intent", "Journal", "Recovery"]
 
@@ -197,15 +198,21 @@ class Journal:
         """Bind a broker order id (the first one, or a replacement's) to our client_order_id; with
         `leg`, the id of a leg of it (an OCO's stop-loss), which is not the order's own id."""
         with self._lock:
-            if not leg:
+            self._db.execute("BEGIN")  # one commit for both rows (a commit is a WAL write)
+            try:
+                if not leg:
+                    self._db.execute(
+                        "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
+                        (broker_order_id, time.time_ns(), client_order_id),
+                    )
                 self._db.execute(
-                    "UPDATE intents SET broker_order_id=?, updated_ns=? WHERE client_order_id=?",
-                    (broker_order_id, time.time_ns(), client_order_id),
+                    "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?,?)",
+                    (broker_order_id, client_order_id, wire_client_order_id or client_order_id, leg),
                 )
-            self._db.execute(
-                "INSERT OR IGNORE INTO broker_ids VALUES (?,?,?,?)",
-                (broker_order_id, client_order_id, wire_client_order_id or client_order_id, leg),
-            )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def record_transition(self, update: OrderUpdate) -> None:
         """Append a state transition and update the intent's current status."""
@@ -441,6 +448,11 @@ def _migrate(db: sqlite3.Connection) -> None:
         have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
         if column not in have:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='legs'").fetchone():
+        # a file of the live core's first version kept leg ids in a table of their own, unnamed
+        db.execute("INSERT OR IGNORE INTO broker_ids SELECT broker_order_id, client_order_id, '', ? FROM legs",
+                   (UNNAMED_LEG,))
+        db.execute("DROP TABLE legs")
 
 
 def _intent(r: tuple) -> Intent:

@@ -1,9 +1,13 @@
 """Broker errors raised by the Alpaca adapter. None of them ever holds a key or a secret:
-they carry the HTTP method, path, status, Alpaca's numeric code and its message only."""
+they carry the HTTP method, path, status, Alpaca's numeric code and its message only.
+
+The ones a command can end in are also the live core's typed outcomes (execution.reports):
+OrderRejected is Refused, NotFound UnknownOrder, StaleRequest NotSent, BrokerUnavailable NoAnswer."""
 
 from __future__ import annotations
 
 from admf.core.errors import BrokerError, LiveInputError
+from admf.execution.reports import NoAnswer, NotSent, Refused, UnknownOrder
 
 __all__ = [
     "AlpacaError",
@@ -42,6 +46,11 @@ class AlpacaError(BrokerError):
         prefix = ", ".join(p for p in (where, head) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
+    @property
+    def reason(self) -> str:
+        """Alpaca's message alone (a rejected order's reason)."""
+        return self.message
+
     def __reduce__(self):  # keep keyword fields when pickled (e.g. across a process pool)
         return (_rebuild, (type(self), self.message, self.status, self.code, self.method, self.path))
 
@@ -54,7 +63,7 @@ class AuthError(AlpacaError):
     """Keys rejected (HTTP 401/403 not-authorized, stream 'unauthorized', data error 402)."""
 
 
-class OrderRejected(AlpacaError):
+class OrderRejected(AlpacaError, Refused):
     """The broker refused the order (HTTP 403/422, or invalid locally before sending)."""
 
 
@@ -66,7 +75,7 @@ class DuplicateClientOrderId(OrderRejected):
     """422 'client_order_id must be unique'; resolved by looking the order up."""
 
 
-class NotFound(AlpacaError):
+class NotFound(AlpacaError, UnknownOrder):
     pass
 
 
@@ -74,7 +83,7 @@ class RateLimited(AlpacaError):
     """HTTP 429 kept coming for longer than the configured patience."""
 
 
-class BrokerUnavailable(AlpacaError):
+class BrokerUnavailable(AlpacaError, NoAnswer):
     """5xx or connection failure after every retry."""
 
 
@@ -86,7 +95,7 @@ class StreamError(AlpacaError):
     """A websocket protocol error that retrying cannot fix (e.g. insufficient subscription)."""
 
 
-class StaleRequest(AlpacaError):
+class StaleRequest(AlpacaError, NotSent):
     """Not sent: no call could be had within the rate limit before the caller's deadline."""
 
 

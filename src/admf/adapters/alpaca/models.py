@@ -15,6 +15,7 @@ import msgspec
 from admf.core.enums import OrderStatus, OrderType, Side
 from admf.core.events import OCO, Bar, OrderRequest
 from admf.core.timeframe import wire_timeframe
+from admf.execution.legs import order_class_problem
 
 __all__ = [
     "Account",
@@ -283,16 +284,7 @@ def check_request(req: OrderRequest) -> str | None:
         return f"{req.order_type.value} order needs a positive limit_price"
     if needs_stop and not _positive(req.stop_price):
         return f"{req.order_type.value} order needs a positive stop_price"
-    if req.order_class == OCO:
-        if req.order_type is not OrderType.LIMIT or not _positive(req.stop_loss):
-            return "an oco order is a limit order (the take-profit) with a positive stop_loss"
-        assert req.limit_price is not None and req.stop_loss is not None
-        if (req.limit_price <= req.stop_loss) if req.side is Side.SELL else (req.limit_price >= req.stop_loss):
-            return (f"an oco {req.side.value}'s take-profit {req.limit_price:g} must be beyond its stop-loss "
-                    f"{req.stop_loss:g} on the profit side")
-    elif req.order_class:
-        return f"order_class must be '' or {OCO!r}, not {req.order_class!r}"
-    return None
+    return order_class_problem(req)
 
 
 def _positive(x: float | None) -> bool:
