@@ -266,8 +266,15 @@ class AsyncExecutionEngine:
             if queued:
                 await asyncio.wait(queued, timeout=1.0)
         if cancel_open_orders and self.broker in self._started:
+            # bounded: the cancel-all itself goes first (urgent), but what the adapter checks after
+            # it may wait for the broker's rate limit; the stream still reports until the close,
+            # and a restart reconciles
+            bound = self._stop_timeout / 3
             try:
-                await self.broker.cancel_all()
+                await asyncio.wait_for(self.broker.cancel_all(), bound)
+            except TimeoutError:
+                self.inbox.put(CommandFailed("cancel_all", "", "TimeoutError", f"the broker's answers after the "
+                                             f"cancel-all did not all come within {bound:g}s", time.time_ns()))
             except Exception as exc:
                 self.inbox.put(CommandFailed("cancel_all", "", type(exc).__name__, str(exc), time.time_ns()))
         if self._tasks:

@@ -48,9 +48,10 @@ from admf.adapters.alpaca.settings import (
 )
 from admf.core.events import Bar
 
-__all__ = ["AlpacaRest", "CANCEL", "NORMAL"]
+__all__ = ["AlpacaRest", "CANCEL", "LAST_RESORT", "NORMAL"]
 
-CANCEL = 0  # priority of cancels, cancel-all and the calls of a stop: served first
+LAST_RESORT = -1  # a cancel-all (the stop's, the kill switch's): before everything, may spend the whole reserve
+CANCEL = 0  # priority of cancels and the calls of a stop: served first, may spend part of the reserve
 NORMAL = 1  # new orders and queries
 
 log = logging.getLogger("admf.alpaca.rest")
@@ -113,8 +114,8 @@ class AlpacaRest:
             return
         s = self.settings
         self._trading_limiter, self._data_limiter = (
-            RateLimiter(s.rate_per_min, reserve=s.rate_reserve, window=s.rate_window, reset_slack=s.reset_slack,
-                        max_reset_wait=s.max_reset_wait)
+            RateLimiter(s.rate_per_min, reserve=s.rate_reserve, urgent=CANCEL, window=s.rate_window,
+                        reset_slack=s.reset_slack, max_reset_wait=s.max_reset_wait)
             for _ in range(2)
         )
         headers = {**self._creds.headers(), "User-Agent": self._user_agent, "Accept": "application/json"}
@@ -359,9 +360,10 @@ class AlpacaRest:
     async def cancel_order(self, order_id: str, *, priority: int = CANCEL) -> None:
         await self.request("DELETE", f"/v2/orders/{order_id}", priority=priority)
 
-    async def cancel_all_orders(self, *, priority: int = CANCEL) -> list[tuple[str, int]]:
-        """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order."""
-        _, raw = await self.request("DELETE", "/v2/orders", priority=priority)
+    async def cancel_all_orders(self, *, priority: int = LAST_RESORT) -> list[tuple[str, int]]:
+        """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order. Always sent
+        as LAST_RESORT (whatever `priority` says): it must not wait for the next window."""
+        _, raw = await self.request("DELETE", "/v2/orders", priority=min(priority, LAST_RESORT))
         if not raw.strip():
             return []
         return [(str(x.get("id", "")), int(x.get("status", 0))) for x in _MULTI.decode(raw)]
