@@ -25,7 +25,7 @@ from admf.config.loader import config_from_dict
 from admf.core.events import Bar
 from admf.emulator.testing import TEST_KEY, TEST_SECRET, start_emulator
 from admf.runtime.factory import Endpoints, LiveRunner
-from admf.runtime.live_run import EXIT_OK, EquityHistory, drive
+from admf.runtime.live_run import EXIT_OK, EquityHistory, StopRequested, drive
 
 SYMBOLS = ["SPY", "QQQ", "IWM", "DIA", "AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOG", "TSLA", "AMD",
            "NFLX", "INTC", "CSCO", "ORCL", "PEP", "KO", "XOM", "CVX", "JPM", "BAC", "WMT", "HD"]
@@ -36,11 +36,17 @@ SYMBOLS = ["SPY", "QQQ", "IWM", "DIA", "AAPL", "MSFT", "NVDA", "AMZN", "META", "
 BOOKS = [("a", 1, 0, 5), ("b", 1, 1, 7), ("c", 2, 0, 10), ("d", 20, 7, 13)]
 SIZE = {name: float(shares) for name, _, _, shares in BOOKS}
 SPEED = 60.0  # one 1-minute bar a second: up to ~100 orders a second asked, 200 a minute allowed
-DURATION = 70.0  # seconds of trading: past the end of the first rate window and into the second
+# the stop comes in the second rate window, at a tick that finds calls queued behind the rate
+# limit and orders resting at the broker; the replay paused, they are open until the stop's
+# cancel-all. DURATION only bounds the wait for such a tick.
+STOP_AFTER = 61.0
+DURATION = 85.0
 STALE_AFTER = 15.0  # the session's bound on decision -> POST
-# a market order is split this often, the rest filled on the next bar: orders rest, are cancelled
-# by the next decision (a cancel may lose the race with the fill), and are open when the session stops
+# a market order is split this often; the rest fills on later bars at most FILL_CAP of each bar's
+# volume (a share or so): orders rest, are cancelled by the next decision (a cancel may lose the
+# race with a fill), and are open when the session stops
 PARTIAL = 0.3
+FILL_CAP = 2e-5
 STRATEGY_FILE = Path(__file__).resolve().with_name("flip_strategy.py")
 
 pytestmark = pytest.mark.timeout(150)
@@ -78,7 +84,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def test_a_24x4_burst_through_a_whole_session_gets_no_429_and_never_sends_late(tmp_path: Path) -> None:
     emu = start_emulator(symbols=SYMBOLS, synthetic_days=2, initial_cash="1000000", speed=SPEED,
-                         partial_fill_prob=PARTIAL)
+                         partial_fill_prob=PARTIAL, fill_volume_cap=FILL_CAP)
     assert emu.config.rate_limit == 200  # the emulator's default, as Alpaca's
     cfg = _config(tmp_path)
     e = emu
@@ -113,8 +119,16 @@ def test_a_24x4_burst_through_a_whole_session_gets_no_429_and_never_sends_late(t
             stop_took.append(time.monotonic() - t)
 
         runner.stop = timed_stop  # type: ignore[method-assign]
+        def on_tick() -> None:
+            if time.monotonic() - wall0 < STOP_AFTER:
+                return
+            backlog = runner.broker.rest.limiter.queued > 0  # calls wait for the rate limit
+            if backlog and emu.call(lambda srv: any(o.is_open for o in srv.broker.order_list)):
+                emu.set_speed(0)
+                raise StopRequested
+
         code, stopped_by, run_dir = drive(session, runner, cfg, time.time(), history=EquityHistory(),
-                                          duration=DURATION)
+                                          on_tick=on_tick, duration=DURATION)
         wall = time.monotonic() - wall0
         rec = broker_record(emu)
         log = emu.call(lambda srv: list(srv.requests.entries))
@@ -125,7 +139,7 @@ def test_a_24x4_burst_through_a_whole_session_gets_no_429_and_never_sends_late(t
         emu.stop()
 
     # a clean stop: exit 0, run directory written, journal closed
-    assert code == EXIT_OK and stopped_by == "duration", stopped_by
+    assert code == EXIT_OK and stopped_by == "stop", stopped_by
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["exit_code"] == 0
     assert runner.journal.closed
@@ -133,13 +147,13 @@ def test_a_24x4_burst_through_a_whole_session_gets_no_429_and_never_sends_late(t
     # cancel_on_stop under the backlog: the cancel-all went although the window was spent on orders
     cancel_all = [r for r in log if r.method == "DELETE" and r.path == "/v2/orders" and r.ns >= stop_at[0]]
     assert [r.status for r in cancel_all] == [207]
-    assert state["open_orders"] == 0
+    assert open_at_stop[0] > 0 and state["open_orders"] == 0
     intents = _intents(tmp_path / "journal.sqlite")
 
     # the demand was several times the limit, and ran past one whole rate window
     bars = session.stats.bars // len(SYMBOLS)
     decisions = sum(len(slot.signals) for slot in session.build.all_slots)
-    assert decisions / (DURATION / 60.0) > 3 * 200, f"demand too low: {decisions} decisions in {bars} bars"
+    assert decisions / (wall / 60.0) > 3 * 200, f"demand too low: {decisions} decisions in {bars} bars"
     span = (log[-1].ns - log[0].ns) / 1e9
     assert span > 60.0
 

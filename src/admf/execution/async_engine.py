@@ -259,8 +259,9 @@ class AsyncExecutionEngine:
     async def _shutdown(self, cancel_open_orders: bool) -> None:
         if cancel_open_orders:
             # submits still queued (e.g. behind the rate limiter) are dropped, not sent after the
-            # cancel-all; one already on the wire is found and cancelled by the cancel-all
-            queued = [t for t in self._tasks if t.get_name() == "admf-submit"]
+            # cancel-all; one already on the wire is found and cancelled by the cancel-all, which
+            # also does what the single cancels still waiting for the rate limit were to do
+            queued = [t for t in self._tasks if t.get_name() in ("admf-submit", "admf-cancel")]
             for t in queued:
                 t.cancel()
             if queued:

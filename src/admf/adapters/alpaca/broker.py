@@ -277,6 +277,13 @@ class AlpacaBroker:
             reason = f"stale: not sent within {self.settings_stale_after:g} s"
             self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=reason, local=True)
             return
+        except asyncio.CancelledError:
+            # cancelled (a stop) while it waited for the rate limit: surely not at the broker, so
+            # the journal says so instead of leaving the intent for a restart to look up
+            if self.rest.never_sent(st.wire_cid):
+                self._set_status(st, OrderStatus.REJECTED, time.time_ns(), reason="not sent: the session stopped",
+                                 local=True)
+            raise
         finally:
             st.inflight = None
             fut.set_result(None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -95,6 +95,7 @@ class AlpacaRest:
         self.calls = 0  # requests actually sent, retries included
         self.retries = 0
         self.rate_limited = 0  # 429 answers seen
+        self._never_sent: set[str] = set()  # client_order_ids of submits cancelled before leaving
 
     def __repr__(self) -> str:
         return f"AlpacaRest(trading_url={self.trading_url!r}, data_url={self.data_url!r})"
@@ -154,13 +155,14 @@ class AlpacaRest:
         retry: bool = True,
         priority: int = NORMAL,
         not_after: float | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> tuple[int, bytes]:
         """Send one call (with queueing on 429 and, if `retry`, retries on 5xx/timeouts).
 
         `priority` orders the calls waiting for the rate limit (CANCEL before NORMAL);
         `not_after` (a time.monotonic() deadline) raises StaleRequest, unsent, if the call
-        cannot go before it (a 429 counts as not sent). Returns (status, body) for 2xx;
-        raises a mapped AlpacaError otherwise.
+        cannot go before it (a 429 counts as not sent). `on_send` is called each time the call
+        leaves for the wire. Returns (status, body) for 2xx; raises a mapped AlpacaError otherwise.
         """
         if self._session is None:
             await self.open()
@@ -182,6 +184,8 @@ class AlpacaRest:
             except StaleRequest as exc:
                 raise StaleRequest(str(exc), method=method, path=path) from None
             self.calls += 1
+            if on_send is not None:
+                on_send()
             error: AlpacaError | None = None
             answered = False
             status = 0
@@ -279,12 +283,23 @@ class AlpacaRest:
         cid = str(body["client_order_id"])
         attempt = 0
         deadline = not_after
+        sent = False
+
+        def on_send() -> None:
+            nonlocal sent
+            sent = True
+
         while True:
             try:
                 _, raw = await self.request(
-                    "POST", "/v2/orders", body=body, retry=False, priority=priority, not_after=deadline
+                    "POST", "/v2/orders", body=body, retry=False, priority=priority, not_after=deadline,
+                    on_send=on_send,
                 )
                 return m.ORDER.decode(raw)
+            except asyncio.CancelledError:
+                if not sent:
+                    self._never_sent.add(cid)  # cancelled while it waited for the rate limit
+                raise
             except DuplicateClientOrderId:
                 found = await self.get_order_by_client_order_id(cid, priority=priority)
                 if found is not None:
@@ -301,6 +316,14 @@ class AlpacaRest:
                 self.retries += 1
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
+
+    def never_sent(self, client_order_id: str) -> bool:
+        """Whether a submit_order of this id was cancelled before any attempt left for the wire
+        (asked once: the record is dropped). Such an order surely is not at the broker."""
+        if client_order_id in self._never_sent:
+            self._never_sent.discard(client_order_id)
+            return True
+        return False
 
     async def get_order_by_client_order_id(self, client_order_id: str, *, priority: int = NORMAL) -> m.Order | None:
         try:
