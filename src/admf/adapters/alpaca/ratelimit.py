@@ -145,13 +145,15 @@ def reset_delay(
 
 
 class _Waiter:
-    __slots__ = ("priority", "seq", "not_after", "fut")
+    __slots__ = ("priority", "seq", "not_after", "fut", "tag")
 
-    def __init__(self, priority: int, seq: int, not_after: float | None, fut: asyncio.Future[None]) -> None:
+    def __init__(self, priority: int, seq: int, not_after: float | None, fut: asyncio.Future[None],
+                 tag: str = "") -> None:
         self.priority = priority
         self.seq = seq
         self.not_after = not_after
         self.fut = fut
+        self.tag = tag
 
     def __lt__(self, other: _Waiter) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
@@ -196,7 +198,8 @@ class RateLimiter:
     def queued(self) -> int:
         return sum(1 for w in self._heap if not w.fut.done())
 
-    async def acquire(self, priority: int = 1, not_after: float | None = None) -> None:
+    async def acquire(self, priority: int = 1, not_after: float | None = None, tag: str = "") -> None:
+        """Wait for a call. `tag` names the kind of call, for withdraw()."""
         now = self._clock()
         if not_after is not None and now > not_after:
             self.stale += 1
@@ -206,7 +209,7 @@ class RateLimiter:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq += 1
-        heapq.heappush(self._heap, _Waiter(priority, self._seq, not_after, fut))
+        heapq.heappush(self._heap, _Waiter(priority, self._seq, not_after, fut, tag))
         self._kick()
         try:
             await fut
@@ -240,6 +243,17 @@ class RateLimiter:
 
     def block_for(self, seconds: float) -> None:
         self.budget.close_for(seconds, self._clock())
+
+    def withdraw(self, tag: str, reason: str) -> int:
+        """Fail the queued callers of calls tagged `tag` with StaleRequest(reason): not sent.
+        Returns how many."""
+        n = 0
+        for w in self._heap:
+            if w.tag == tag and not w.fut.done():
+                w.fut.set_exception(StaleRequest(reason))
+                n += 1
+        self._poke()
+        return n
 
     def close(self) -> None:
         """Fail every queued caller with StaleRequest (nothing of theirs was sent) and stop serving."""

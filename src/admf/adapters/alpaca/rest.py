@@ -53,6 +53,7 @@ __all__ = ["AlpacaRest", "CANCEL", "LAST_RESORT", "NORMAL"]
 LAST_RESORT = -1  # a cancel-all (the stop's, the kill switch's): before everything, may spend the whole reserve
 CANCEL = 0  # priority of cancels and the calls of a stop: served first, may spend part of the reserve
 NORMAL = 1  # new orders and queries
+NEW_ORDER = "order"  # the rate limiter's tag of POST /v2/orders (withdrawn by a cancel-all)
 
 log = logging.getLogger("admf.alpaca.rest")
 
@@ -175,12 +176,13 @@ class AlpacaRest:
         payload = None if body is None else _JSON.encode(body)
         headers = {"Content-Type": "application/json"} if payload is not None else None
         qs = None if params is None else {k: _param(v) for k, v in params.items() if v is not None}
+        tag = NEW_ORDER if method == "POST" and path == "/v2/orders" else ""
         attempt = 0
         n429 = 0
         first_429 = 0.0
         while True:
             try:
-                await limiter.acquire(priority, not_after)
+                await limiter.acquire(priority, not_after, tag)
             except StaleRequest as exc:
                 raise StaleRequest(str(exc), method=method, path=path) from None
             self.calls += 1
@@ -385,7 +387,11 @@ class AlpacaRest:
 
     async def cancel_all_orders(self, *, priority: int = LAST_RESORT) -> list[tuple[str, int]]:
         """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order. Always sent
-        as LAST_RESORT (whatever `priority` says): it must not wait for the next window."""
+        as LAST_RESORT (whatever `priority` says): it must not wait for the next window. New
+        orders still queued behind the rate limit are withdrawn first (StaleRequest, never sent):
+        nothing asked before a cancel-all reaches the broker after it."""
+        if self._trading_limiter is not None:
+            self._trading_limiter.withdraw(NEW_ORDER, "not sent: a cancel-all came first")
         _, raw = await self.request("DELETE", "/v2/orders", priority=min(priority, LAST_RESORT))
         if not raw.strip():
             return []
