@@ -154,6 +154,24 @@ def test_429_with_rate_limit_headers(emulator_factory, rest) -> None:
     assert seen[-1].json() == {"code": 42910000, "message": "rate limit exceeded"}
 
 
+def test_the_request_log_counts_every_trading_answer_and_names_each_order_post(emulator_factory, rest) -> None:
+    emu = emulator_factory(rate_limit=3)
+    r = rest(emu)
+    body = {"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit", "limit_price": "1.00",
+            "time_in_force": "day", "client_order_id": "log-1"}
+    got = [r("POST", "/v2/orders", json=body).status_code, r("POST", "/v2/orders", json=body).status_code,
+           r("GET", "/v2/clock").status_code, r("POST", "/v2/orders", json={**body, "client_order_id": "log-2"})
+           .status_code]
+    r("GET", "/v2/stocks/bars", params={"symbols": "SPY", "timeframe": "1Min"})  # market data: not logged
+    assert got == [200, 422, 200, 429]  # a duplicate client_order_id, then over the limit
+    assert emu.state()["requests"] == {"200": 2, "422": 1, "429": 1}
+    log = emu.call(lambda srv: list(srv.requests.entries))
+    assert [(e.method, e.path, e.status, e.client_order_id) for e in log] == [
+        ("POST", "/v2/orders", 200, "log-1"), ("POST", "/v2/orders", 422, "log-1"), ("GET", "/v2/clock", 200, ""),
+        ("POST", "/v2/orders", 429, "log-2")]
+    assert all(a.ns <= b.ns for a, b in zip(log, log[1:], strict=False))
+
+
 def test_data_rest_errors_are_message_only(emulator, rest) -> None:
     r = rest(emulator)
     resp = r("GET", "/v2/stocks/bars", params={"symbols": "SPY", "timeframe": "30Sec"})

@@ -76,6 +76,9 @@ class FakeClient(LocalStream):
     def stats(self) -> dict[str, int]:
         return {"fake_calls": sum(self.calls.values())}
 
+    def never_sent(self, wire_cid: str) -> bool:
+        return False
+
     def check(self, req: OrderRequest) -> str | None:
         return None if req.qty > 0 else "qty must be positive"
 

@@ -306,6 +306,25 @@ async def test_close_fails_queued_callers_as_not_sent():
     assert lim.budget.sent == 1
 
 
+async def test_the_reserve_is_kept_from_new_orders_for_cancels_and_its_last_calls_for_a_cancel_all():
+    loop = asyncio.get_running_loop()
+    lim = _limiter_with(remaining=4, reset_in=30.0, reserve=4)  # the window spent down to the reserve
+    assert lim.keep == 2
+
+    async def fails(priority: int) -> None:
+        with pytest.raises(StaleRequest):
+            await lim.acquire(priority, not_after=loop.time() + 1.0)
+
+    await fails(1)  # a new order (or query) waits for the reset: the reserve is not for it
+    await lim.acquire(0)
+    await lim.acquire(0)  # two cancels: down to `keep`
+    await fails(0)
+    await lim.acquire(-1)
+    await lim.acquire(-1)  # the last resort (a cancel-all) may spend the rest
+    await fails(-1)
+    assert lim.budget.remaining == 0 and lim.budget.sent == 5 and lim.stale == 3
+
+
 def test_backoff_equal_jitter_bounds_and_cap():
     bo = Backoff(base=0.5, cap=8.0, rng=random.Random(7))
     assert [bo.ceiling(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]

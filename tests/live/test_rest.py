@@ -3,6 +3,7 @@ submission, error mapping and secrecy of the keys."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import traceback
@@ -17,6 +18,7 @@ from admf.adapters.alpaca.errors import (
     InsufficientBuyingPower,
     NotFound,
     OrderRejected,
+    StaleRequest,
 )
 from admf.adapters.alpaca.rest import AlpacaRest
 from admf.adapters.alpaca.settings import AlpacaSettings, Credentials
@@ -257,3 +259,76 @@ async def test_secrets_never_in_errors_reprs_or_logs(caplog):
     assert "500" in blob and "bad key ***" in blob  # the messages are there, scrubbed
     assert SECRET not in blob
     assert KEY not in blob
+
+
+async def test_a_submit_cancelled_behind_the_rate_limit_is_known_as_never_sent():
+    posts: list[str] = []
+
+    async def account(request: web.Request) -> web.Response:
+        # the window is spent for new orders (only the reserve is left) and resets in 30 s
+        headers = {"X-Ratelimit-Limit": "200", "X-Ratelimit-Remaining": "4",
+                   "X-Ratelimit-Reset": str(int(time.time()) + 30)}
+        return web.json_response({"id": "acc", "cash": "1", "equity": "1", "buying_power": "1"}, headers=headers)
+
+    async def submit(request: web.Request) -> web.Response:
+        body = await request.json()
+        posts.append(body["client_order_id"])
+        return web.json_response(_order(body["client_order_id"]))
+
+    app = web.Application()
+    app.router.add_get("/v2/account", account)
+    app.router.add_post("/v2/orders", submit)
+    runner, url = await _serve(app)
+    try:
+        async with AlpacaRest(KEY, SECRET, trading_url=url, settings=FAST) as rest:
+            await rest.get_account()
+            task = asyncio.create_task(rest.submit_order({"symbol": "SPY", "client_order_id": "held"}))
+            while rest.limiter.queued == 0:
+                await asyncio.sleep(0.005)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert rest.never_sent("held") and not rest.never_sent("held")  # asked once
+            # one that went out is not reported as never sent
+            await rest.submit_order({"symbol": "SPY", "client_order_id": "sent"}, priority=-1)
+            assert not rest.never_sent("sent")
+        assert posts == ["sent"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_cancel_all_withdraws_new_orders_queued_behind_the_rate_limit():
+    seen: list[str] = []
+
+    async def account(request: web.Request) -> web.Response:
+        headers = {"X-Ratelimit-Limit": "200", "X-Ratelimit-Remaining": "4",
+                   "X-Ratelimit-Reset": str(int(time.time()) + 30)}
+        return web.json_response({"id": "acc", "cash": "1", "equity": "1", "buying_power": "1"}, headers=headers)
+
+    async def submit(request: web.Request) -> web.Response:
+        seen.append("POST " + (await request.json())["client_order_id"])
+        return web.json_response(_order("x"))
+
+    async def cancel_all(request: web.Request) -> web.Response:
+        seen.append("DELETE all")
+        return web.json_response([], status=207)
+
+    app = web.Application()
+    app.router.add_get("/v2/account", account)
+    app.router.add_post("/v2/orders", submit)
+    app.router.add_delete("/v2/orders", cancel_all)
+    runner, url = await _serve(app)
+    try:
+        async with AlpacaRest(KEY, SECRET, trading_url=url, settings=FAST) as rest:
+            await rest.get_account()  # the window is spent but for the reserve
+            queued = [asyncio.create_task(rest.submit_order({"symbol": "SPY", "client_order_id": f"q{i}"}))
+                      for i in range(3)]
+            while rest.limiter.queued < 3:
+                await asyncio.sleep(0.005)
+            assert await rest.cancel_all_orders() == []
+            for t in queued:
+                with pytest.raises(StaleRequest, match="cancel-all came first"):
+                    await t
+        assert seen == ["DELETE all"]
+    finally:
+        await runner.cleanup()

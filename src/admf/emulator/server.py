@@ -27,9 +27,10 @@ from admf.emulator.faults import Faults
 from admf.emulator.history import HistoryApi
 from admf.emulator.market import Market
 from admf.emulator.persist import StateStore
+from admf.emulator.reqlog import RequestLog
 from admf.emulator.rest import TradingApi, error_response, json_response
 from admf.emulator.streams import Conn, DataHub, TradeHub
-from admf.emulator.wire import NS, NY, WireError, fdec, iso_us
+from admf.emulator.wire import NS, NY, WireError, decode_json, fdec, iso_us
 
 DATA_FEEDS = ("iex", "sip", "test", "delayed_sip")
 _WS_PATHS = frozenset({"/stream", "/stream/"} | {f"/v2/{f}" for f in DATA_FEEDS})
@@ -70,6 +71,7 @@ class EmulatorServer:
         self.port = cfg.port
         self.trade_limiter = RateLimiter(cfg.rate_limit)
         self.data_limiter = RateLimiter(cfg.data_rate_limit)
+        self.requests = RequestLog()  # trading REST requests, as they arrived (kept across restarts)
         self._runner: web.AppRunner | None = None
         self._conns: set[Conn] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -244,6 +246,7 @@ class EmulatorServer:
             except web.HTTPNotFound:
                 return json_response({"code": 40410000, "message": "endpoint not found"}, 404)
         is_data = path.startswith("/v2/stocks/")
+        arrived = time.time_ns()
         if not self._authorized(request):
             if is_data:
                 return json_response({"message": "forbidden"}, 403)
@@ -264,6 +267,8 @@ class EmulatorServer:
             body = {"message": "too many requests"} if is_data else {"code": 42910000, "message": "rate limit exceeded"}
             resp = json_response(body, 429)
             resp.headers.update(headers or {})
+            if not is_data:
+                await self._log_request(request, arrived, 429)
             return resp
         try:
             resp = await handler(request)
@@ -278,9 +283,18 @@ class EmulatorServer:
                                  {"code": 40510000, "message": "method not allowed"}, 405)
         if headers is not None:
             resp.headers.update(headers)
+        if not is_data:
+            await self._log_request(request, arrived, resp.status)
         if request.method != "GET":
             self._schedule_flush()
         return resp
+
+    async def _log_request(self, request: web.Request, arrived: int, status: int) -> None:
+        cid = ""
+        if request.method == "POST" and request.path == "/v2/orders":
+            with contextlib.suppress(Exception):  # a malformed body was answered already
+                cid = str(decode_json(await request.read()).get("client_order_id") or "")
+        self.requests.add(arrived, request.method, request.path, status, cid)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -515,5 +529,6 @@ class EmulatorServer:
             "positions": {s: str(p.qty) for s, p in self.broker.positions.items()},
             "cash": str(self.broker.cash),
             "restarts": self.restarts,
+            "requests": self.requests.summary(),
             "port": self.port,
         }

@@ -259,15 +259,23 @@ class AsyncExecutionEngine:
     async def _shutdown(self, cancel_open_orders: bool) -> None:
         if cancel_open_orders:
             # submits still queued (e.g. behind the rate limiter) are dropped, not sent after the
-            # cancel-all; one already on the wire is found and cancelled by the cancel-all
-            queued = [t for t in self._tasks if t.get_name() == "admf-submit"]
+            # cancel-all; one already on the wire is found and cancelled by the cancel-all, which
+            # also does what the single cancels still waiting for the rate limit were to do
+            queued = [t for t in self._tasks if t.get_name() in ("admf-submit", "admf-cancel")]
             for t in queued:
                 t.cancel()
             if queued:
                 await asyncio.wait(queued, timeout=1.0)
         if cancel_open_orders and self.broker in self._started:
+            # bounded: the cancel-all itself goes first (urgent), but what the adapter checks after
+            # it may wait for the broker's rate limit; the stream still reports until the close,
+            # and a restart reconciles
+            bound = self._stop_timeout / 3
             try:
-                await self.broker.cancel_all()
+                await asyncio.wait_for(self.broker.cancel_all(), bound)
+            except TimeoutError:
+                self.inbox.put(CommandFailed("cancel_all", "", "TimeoutError", f"the broker's answers after the "
+                                             f"cancel-all did not all come within {bound:g}s", time.time_ns()))
             except Exception as exc:
                 self.inbox.put(CommandFailed("cancel_all", "", type(exc).__name__, str(exc), time.time_ns()))
         if self._tasks:

@@ -85,6 +85,10 @@ class ExecutionClient(Protocol):
         """Why the broker can never accept this request, or None (checked before the send)."""
         ...
 
+    def never_sent(self, wire_cid: str) -> bool:
+        """Whether a submit of this id was cancelled before it left for the wire (asked once)."""
+        ...
+
     async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
         """Send it (idempotent by wire_cid); `not_after` (time.monotonic()) bounds the wait
         before it leaves: NotSent after it."""
@@ -238,6 +242,13 @@ class LiveOrders:
         except Refused as exc:
             self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.reason, local=True)
             return
+        except asyncio.CancelledError:
+            # cancelled (a stop) while it waited for the rate limit: surely not at the broker, so
+            # the journal says so instead of leaving the intent for a restart to look up
+            if self.client.never_sent(st.wire_cid):
+                self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason="not sent: the session stopped",
+                                local=True)
+            raise
         finally:
             st.inflight = None
             fut.set_result(None)

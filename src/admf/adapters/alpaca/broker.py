@@ -145,6 +145,9 @@ class AlpacaClient:
     def check(self, req: OrderRequest) -> str | None:
         return m.check_request(req)
 
+    def never_sent(self, wire_cid: str) -> bool:
+        return self.rest.never_sent(wire_cid)
+
     async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
         return order_report(await self.rest.submit_order(m.order_body(req, wire_cid), not_after=not_after))
 

@@ -7,7 +7,10 @@ only what the server says remains, minus the calls still in flight and a reserve
 probe until the first answer tells the state of the window, and starts on a new window only
 once the reset has surely passed (the header's rounding and the clock offset included).
 RateLimiter serves async callers from it by priority (0 = cancels first) and fails a caller
-whose deadline comes before a call can be had, so a stale request is never sent.
+whose deadline comes before a call can be had, so a stale request is never sent. The reserve is
+kept from new orders and queries only: a cancel may spend it down to `keep`, and the last resort
+(the stop's or kill switch's cancel-all) all of it, so a window spent on new orders never holds
+a cancel until the reset.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ class WindowBudget:
 
     `remaining` counts calls left in the window as this client sees it: the server's last
     Remaining minus the calls sent since and still unanswered. A call goes out only while
-    `remaining` exceeds `reserve`; so each window receives at most `limit - reserve` calls
-    from this client, whatever order the answers arrive in.
+    `remaining` exceeds its floor (`reserve` unless the caller names a lower one); so each
+    window receives at most `limit - floor` calls from this client, whatever order the answers
+    arrive in.
     """
 
     __slots__ = ("limit", "reserve", "window", "known", "remaining", "window_id", "over", "reset_at", "inflight",
@@ -55,15 +59,16 @@ class WindowBudget:
         self.closed_until = 0.0
         self.sent = 0
 
-    def wait(self, now: float) -> float | None:
-        """0.0 if a call may go now, else the seconds until one may; None: wait for an answer."""
+    def wait(self, now: float, floor: int | None = None) -> float | None:
+        """0.0 if a call may go now, else the seconds until one may; None: wait for an answer.
+        `floor`: the calls of the window this one leaves unused (default: the reserve)."""
         if now < self.closed_until:
             return self.closed_until - now
         if not self.known:
             # Before the first answer nothing is known of the window (another process may have
             # spent it): one call at a time.
             return 0.0 if self.inflight == 0 else None
-        if now >= self.reset_at or self.remaining > self.reserve:
+        if now >= self.reset_at or self.remaining > (self.reserve if floor is None else floor):
             return 0.0
         return self.reset_at - now
 
@@ -140,28 +145,34 @@ def reset_delay(
 
 
 class _Waiter:
-    __slots__ = ("priority", "seq", "not_after", "fut")
+    __slots__ = ("priority", "seq", "not_after", "fut", "tag")
 
-    def __init__(self, priority: int, seq: int, not_after: float | None, fut: asyncio.Future[None]) -> None:
+    def __init__(self, priority: int, seq: int, not_after: float | None, fut: asyncio.Future[None],
+                 tag: str = "") -> None:
         self.priority = priority
         self.seq = seq
         self.not_after = not_after
         self.fut = fut
+        self.tag = tag
 
     def __lt__(self, other: _Waiter) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
 
 
 class RateLimiter:
-    """Async front of a WindowBudget. Waiters are served by priority, then arrival; a waiter
-    with a deadline (`not_after`, on the `clock`) gets StaleRequest once no call can be had
-    before it. Every acquire() must be followed by observe_headers() or release()."""
+    """Async front of a WindowBudget. Waiters are served by priority, then arrival. Priority
+    `urgent` (cancels) may spend the reserve down to `keep`, a lower one (the last resort: a
+    cancel-all) all of it. A waiter with a deadline (`not_after`, on the `clock`) gets
+    StaleRequest once no call can be had before it.
+    Every acquire() must be followed by observe_headers() or release()."""
 
     def __init__(
         self,
         limit: int = 200,
         *,
         reserve: int = 4,
+        keep: int = 2,
+        urgent: int = 0,
         window: float = 60.0,
         reset_slack: float = 1.0,
         max_reset_wait: float = 65.0,
@@ -173,6 +184,8 @@ class RateLimiter:
         self.reset_slack = reset_slack
         self.max_reset_wait = max_reset_wait
         self.budget = WindowBudget(limit, reserve=reserve, window=window, now=clock())
+        self.urgent = urgent
+        self.keep = min(max(keep, 0), reserve)
         self._heap: list[_Waiter] = []
         self._seq = 0
         self._wake: asyncio.Event | None = None
@@ -185,17 +198,18 @@ class RateLimiter:
     def queued(self) -> int:
         return sum(1 for w in self._heap if not w.fut.done())
 
-    async def acquire(self, priority: int = 1, not_after: float | None = None) -> None:
+    async def acquire(self, priority: int = 1, not_after: float | None = None, tag: str = "") -> None:
+        """Wait for a call. `tag` names the kind of call, for withdraw()."""
         now = self._clock()
         if not_after is not None and now > not_after:
             self.stale += 1
             raise StaleRequest("not sent: its deadline passed before the call")
-        if not self._heap and self.budget.wait(now) == 0.0:
+        if not self._heap and self.budget.wait(now, self._floor(priority)) == 0.0:
             self.budget.take(now)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq += 1
-        heapq.heappush(self._heap, _Waiter(priority, self._seq, not_after, fut))
+        heapq.heappush(self._heap, _Waiter(priority, self._seq, not_after, fut, tag))
         self._kick()
         try:
             await fut
@@ -230,6 +244,17 @@ class RateLimiter:
     def block_for(self, seconds: float) -> None:
         self.budget.close_for(seconds, self._clock())
 
+    def withdraw(self, tag: str, reason: str) -> int:
+        """Fail the queued callers of calls tagged `tag` with StaleRequest(reason): not sent.
+        Returns how many."""
+        n = 0
+        for w in self._heap:
+            if w.tag == tag and not w.fut.done():
+                w.fut.set_exception(StaleRequest(reason))
+                n += 1
+        self._poke()
+        return n
+
     def close(self) -> None:
         """Fail every queued caller with StaleRequest (nothing of theirs was sent) and stop serving."""
         for w in self._heap:
@@ -257,6 +282,12 @@ class RateLimiter:
         self._dates = (text, value)
         return value
 
+    def _floor(self, priority: int) -> int | None:
+        """The calls of a window a caller of this priority leaves unused (None: the reserve)."""
+        if priority > self.urgent:
+            return None
+        return self.keep if priority == self.urgent else 0
+
     def _poke(self) -> None:
         if self._heap and self._wake is not None:
             self._wake.set()
@@ -283,7 +314,7 @@ class RateLimiter:
                 heapq.heappop(heap)
             if not heap:
                 break
-            wait = budget.wait(now)
+            wait = budget.wait(now, self._floor(heap[0].priority))
             if wait == 0.0:
                 w = heapq.heappop(heap)
                 if w.not_after is not None and now > w.not_after:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -48,10 +48,12 @@ from admf.adapters.alpaca.settings import (
 )
 from admf.core.events import Bar
 
-__all__ = ["AlpacaRest", "CANCEL", "NORMAL"]
+__all__ = ["AlpacaRest", "CANCEL", "LAST_RESORT", "NORMAL"]
 
-CANCEL = 0  # priority of cancels, cancel-all and the calls of a stop: served first
+LAST_RESORT = -1  # a cancel-all (the stop's, the kill switch's): before everything, may spend the whole reserve
+CANCEL = 0  # priority of cancels and the calls of a stop: served first, may spend part of the reserve
 NORMAL = 1  # new orders and queries
+NEW_ORDER = "order"  # the rate limiter's tag of POST /v2/orders (withdrawn by a cancel-all)
 
 log = logging.getLogger("admf.alpaca.rest")
 
@@ -94,6 +96,7 @@ class AlpacaRest:
         self.calls = 0  # requests actually sent, retries included
         self.retries = 0
         self.rate_limited = 0  # 429 answers seen
+        self._never_sent: set[str] = set()  # client_order_ids of submits cancelled before leaving
 
     def __repr__(self) -> str:
         return f"AlpacaRest(trading_url={self.trading_url!r}, data_url={self.data_url!r})"
@@ -113,8 +116,8 @@ class AlpacaRest:
             return
         s = self.settings
         self._trading_limiter, self._data_limiter = (
-            RateLimiter(s.rate_per_min, reserve=s.rate_reserve, window=s.rate_window, reset_slack=s.reset_slack,
-                        max_reset_wait=s.max_reset_wait)
+            RateLimiter(s.rate_per_min, reserve=s.rate_reserve, urgent=CANCEL, window=s.rate_window,
+                        reset_slack=s.reset_slack, max_reset_wait=s.max_reset_wait)
             for _ in range(2)
         )
         headers = {**self._creds.headers(), "User-Agent": self._user_agent, "Accept": "application/json"}
@@ -153,13 +156,14 @@ class AlpacaRest:
         retry: bool = True,
         priority: int = NORMAL,
         not_after: float | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> tuple[int, bytes]:
         """Send one call (with queueing on 429 and, if `retry`, retries on 5xx/timeouts).
 
         `priority` orders the calls waiting for the rate limit (CANCEL before NORMAL);
         `not_after` (a time.monotonic() deadline) raises StaleRequest, unsent, if the call
-        cannot go before it (a 429 counts as not sent). Returns (status, body) for 2xx;
-        raises a mapped AlpacaError otherwise.
+        cannot go before it (a 429 counts as not sent). `on_send` is called each time the call
+        leaves for the wire. Returns (status, body) for 2xx; raises a mapped AlpacaError otherwise.
         """
         if self._session is None:
             await self.open()
@@ -172,15 +176,18 @@ class AlpacaRest:
         payload = None if body is None else _JSON.encode(body)
         headers = {"Content-Type": "application/json"} if payload is not None else None
         qs = None if params is None else {k: _param(v) for k, v in params.items() if v is not None}
+        tag = NEW_ORDER if method == "POST" and path == "/v2/orders" else ""
         attempt = 0
         n429 = 0
         first_429 = 0.0
         while True:
             try:
-                await limiter.acquire(priority, not_after)
+                await limiter.acquire(priority, not_after, tag)
             except StaleRequest as exc:
                 raise StaleRequest(str(exc), method=method, path=path) from None
             self.calls += 1
+            if on_send is not None:
+                on_send()
             error: AlpacaError | None = None
             answered = False
             status = 0
@@ -278,12 +285,23 @@ class AlpacaRest:
         cid = str(body["client_order_id"])
         attempt = 0
         deadline = not_after
+        sent = False
+
+        def on_send() -> None:
+            nonlocal sent
+            sent = True
+
         while True:
             try:
                 _, raw = await self.request(
-                    "POST", "/v2/orders", body=body, retry=False, priority=priority, not_after=deadline
+                    "POST", "/v2/orders", body=body, retry=False, priority=priority, not_after=deadline,
+                    on_send=on_send,
                 )
                 return m.ORDER.decode(raw)
+            except asyncio.CancelledError:
+                if not sent:
+                    self._never_sent.add(cid)  # cancelled while it waited for the rate limit
+                raise
             except DuplicateClientOrderId:
                 found = await self.get_order_by_client_order_id(cid, priority=priority)
                 if found is not None:
@@ -300,6 +318,14 @@ class AlpacaRest:
                 self.retries += 1
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
+
+    def never_sent(self, client_order_id: str) -> bool:
+        """Whether a submit_order of this id was cancelled before any attempt left for the wire
+        (asked once: the record is dropped). Such an order surely is not at the broker."""
+        if client_order_id in self._never_sent:
+            self._never_sent.discard(client_order_id)
+            return True
+        return False
 
     async def get_order_by_client_order_id(self, client_order_id: str, *, priority: int = NORMAL) -> m.Order | None:
         try:
@@ -359,9 +385,14 @@ class AlpacaRest:
     async def cancel_order(self, order_id: str, *, priority: int = CANCEL) -> None:
         await self.request("DELETE", f"/v2/orders/{order_id}", priority=priority)
 
-    async def cancel_all_orders(self, *, priority: int = CANCEL) -> list[tuple[str, int]]:
-        """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order."""
-        _, raw = await self.request("DELETE", "/v2/orders", priority=priority)
+    async def cancel_all_orders(self, *, priority: int = LAST_RESORT) -> list[tuple[str, int]]:
+        """DELETE /v2/orders: (order id, HTTP status of that cancel) per open order. Always sent
+        as LAST_RESORT (whatever `priority` says): it must not wait for the next window. New
+        orders still queued behind the rate limit are withdrawn first (StaleRequest, never sent):
+        nothing asked before a cancel-all reaches the broker after it."""
+        if self._trading_limiter is not None:
+            self._trading_limiter.withdraw(NEW_ORDER, "not sent: a cancel-all came first")
+        _, raw = await self.request("DELETE", "/v2/orders", priority=min(priority, LAST_RESORT))
         if not raw.strip():
             return []
         return [(str(x.get("id", "")), int(x.get("status", 0))) for x in _MULTI.decode(raw)]

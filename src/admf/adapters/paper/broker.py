@@ -78,6 +78,9 @@ class PaperClient(LocalStream):
 
     # -- commands ----------------------------------------------------------------------------
 
+    def never_sent(self, wire_cid: str) -> bool:
+        return False  # a paper submit does not wait: it was matched or it was not begun
+
     def check(self, req: OrderRequest) -> str | None:
         if req.symbol not in self.sym:
             return f"unknown symbol {req.symbol}"
