@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,12 @@ class MarketData:
         self.features.symbols = list(tl.symbols)
         self._sess: np.ndarray | None = None
         self._no_sess = np.full(len(tl), -1, dtype=np.int8)
+
+    @cached_property
+    def increasing(self) -> bool:
+        """Whether the timestamps strictly increase (one symbol, or symbols never on one bar)."""
+        ts = self.tl.ts
+        return bool(np.all(ts[1:] > ts[:-1]))
 
     def rows(self, k: int) -> np.ndarray | slice:
         return slice(None) if self.n_sym == 1 else self.tl.rows[k]

@@ -236,7 +236,7 @@ def _build(exits: bool, intraday: bool, limits: bool, multi: bool, fill_close: b
         allow_long = P[P_LONG] != 0.0
         allow_short = P[P_SHORT] != 0.0
         for i in range(n):
-            k = sym[i]
+            k = sym[i] if multi else 0  # one symbol: row i is symbol 0's, the symbol column is not read
             if not active[k]:
                 continue
             ci = c[i]
@@ -305,7 +305,8 @@ def _build(exits: bool, intraday: bool, limits: bool, multi: bool, fill_close: b
                     n_ord += 1
                     cash, seq, n_tr = _apply(k, q, fpx, fee, i, reason, cash, qty, F, I, seq, trades, n_tr)
                     _arm(k, i, qty, F, I, P)
-            last[k] = ci
+            if multi:
+                last[k] = ci  # marks for the book's equity across symbols
             # 3. the slot decides (outside the session an intraday slot decides on every bar)
             s = sig[i]
             se = sess[i] if intraday else 1
@@ -446,6 +447,8 @@ def run(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndar
     """The kernel with its buffers and state: (orders, trades, signals, cash, positions). sig: raw
     signal of the row's symbol; fpass: filter bits (1 long, 2 short) or 3; sess: session code
     per row or -1. Inputs go in one layout (read-only, C-contiguous), so each kernel compiles once."""
+    if n_sym > 1 and P[P_MULTI] == 0.0:
+        raise ValueError("several symbols need multi=1 in the kernel's parameters")
     n_o, n_s = capacity(sig, sess)
     orders = np.empty((n_o, 9))
     trades = np.empty((n_o, 12))

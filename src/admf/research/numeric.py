@@ -20,7 +20,7 @@ def fsum(x: np.ndarray) -> float:  # pragma: no cover - compiled
     return fsum_into(x, np.empty(len(x) + 2))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fsum_into(x: np.ndarray, partials: np.ndarray) -> float:  # pragma: no cover - compiled
     """fsum with a scratch array of at least len(x) + 2 (no allocation in a hot loop)."""
     n = 0
