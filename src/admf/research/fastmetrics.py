@@ -32,7 +32,7 @@ def _book_equity(out: np.ndarray, capital: float, rows: np.ndarray, syms: np.nda
     n = len(close)
     m = len(rows)
     if single:  # one symbol: the same sums without the per-symbol loops (a few times faster)
-        pos = 0.0
+        held = 0.0
         cum = 0.0
         j = 0
         for t in range(n):
@@ -43,8 +43,8 @@ def _book_equity(out: np.ndarray, capital: float, rows: np.ndarray, syms: np.nda
                 dp += dq[j]
                 j += 1
             cum = d if t == 0 else cum + d
-            pos = dp if t == 0 else pos + dp
-            out[t] += (capital + cum) + ((0.0 + pos * close[t]) if m else 0.0)
+            held = dp if t == 0 else held + dp
+            out[t] += (capital + cum) + ((0.0 + held * close[t]) if m else 0.0)
         return
     has = np.zeros(n_sym, dtype=np.bool_)
     for j in range(m):
