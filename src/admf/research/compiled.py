@@ -219,17 +219,17 @@ def _fills_of(run: BookRun, tl: Timeline) -> tuple[list[Fill], list[int], list[s
     for sym in o[:, K.O_SYM].astype(np.int64).tolist():
         counters[sym] += 1
         ids.append(f"{bid}-{tl.symbols[sym]}-{counters[sym]}")
-    filled = np.flatnonzero(o[:, K.O_STATUS] == K.FILLED)
-    order = filled[np.lexsort((filled, o[filled, K.O_FILL_ROW]))]
-    fills, bars = [], []
-    ts = tl.ts
-    for j in order.tolist():
-        q, row = o[j, K.O_QTY], int(o[j, K.O_FILL_ROW])
+    order = K.fill_order(o)
+    f = o[order]  # the filled orders' columns as Python lists (no numpy scalar per field)
+    bars = f[:, K.O_FILL_ROW].astype(np.int64).tolist()
+    cols = zip(order.tolist(), f[:, K.O_QTY].tolist(), f[:, K.O_SYM].astype(np.int64).tolist(),
+               f[:, K.O_PRICE].tolist(), tl.ts[bars].tolist(), f[:, K.O_FEE].tolist(),
+               f[:, K.O_REASON].astype(np.int64).tolist(), strict=True)
+    fills = []
+    for j, q, sym, price, ts, fee, reason in cols:
         coid = ids[j]
-        fills.append(Fill(coid + "-1", coid, bid, tl.symbols[int(o[j, K.O_SYM])], Side.BUY if q > 0 else Side.SELL,
-                          abs(q), float(o[j, K.O_PRICE]), int(ts[row]), float(o[j, K.O_FEE]),
-                          K.REASONS[int(o[j, K.O_REASON])]))
-        bars.append(row)
+        fills.append(Fill(coid + "-1", coid, bid, tl.symbols[sym], Side.BUY if q > 0 else Side.SELL, abs(q), price,
+                          ts, fee, K.REASONS[reason]))
     return fills, bars, ids
 
 

@@ -177,8 +177,7 @@ def equity_of(runs: list[Any], md: Any) -> np.ndarray:
     single = len(tl.symbols) == 1
     for run in runs:
         o = run.orders
-        filled = np.flatnonzero(o[:, K.O_STATUS] == K.FILLED)
-        order = filled[np.lexsort((filled, o[filled, K.O_FILL_ROW]))]
+        order = K.fill_order(o)
         dq = o[order, K.O_QTY]
         _book_equity(out, run.capital, o[order, K.O_FILL_ROW].astype(np.int64), o[order, K.O_SYM].astype(np.int64),
                      dq, -(dq * o[order, K.O_PRICE]) - o[order, K.O_FEE], md.sym, md.c, len(tl.symbols), single)

@@ -466,6 +466,16 @@ def run(o: np.ndarray, h: np.ndarray, l: np.ndarray, c: np.ndarray, sym: np.ndar
     return orders[:no], trades[:nt], sigs[:ns], float(cash), qty
 
 
+def fill_order(orders: np.ndarray) -> np.ndarray:
+    """Rows of the filled orders in the order their fills were applied: by fill bar, then by
+    order row (already that order unless a working order filled after a later one's decision)."""
+    filled = np.flatnonzero(orders[:, O_STATUS] == FILLED)
+    rows = orders[filled, O_FILL_ROW]
+    if len(rows) > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
+        filled = filled[np.lexsort((filled, rows))]
+    return filled
+
+
 def params_vector(**kw: float | None) -> np.ndarray:
     """The kernel's parameter vector from named values (unnamed ones are nan = not set)."""
     P = np.full(N_PARAMS, np.nan)
@@ -478,4 +488,4 @@ def params_vector(**kw: float | None) -> np.ndarray:
     return P
 
 
-__all__ = ["REASONS", "STATUSES", "capacity", "kernel_for", "params_vector", "run"]
+__all__ = ["REASONS", "STATUSES", "capacity", "fill_order", "kernel_for", "params_vector", "run"]
