@@ -46,6 +46,10 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                                    "risk": {"max_position": 150, "max_notional": 40_000}}, {**COSTS, "fill": "close"}),
     "short_atr_gross": ({"direction": "short", "sizing": {"type": "atr", "risk_per_trade": 0.01},
                          "risk": {"max_gross_exposure": 0.5}}, {"commission": {"type": "percent", "rate": 0.0005}}),
+    # the kernel is compiled per set of features used: risk exits with fills at the close
+    "exits_close_notional": ({"sizing": {"type": "notional", "amount": 20_000},
+                              "risk": {"stop_loss": 0.0015, "trailing_stop": 0.002, "max_holding_bars": 20}},
+                             {**COSTS, "fill": "close"}),
 }
 
 
@@ -162,3 +166,26 @@ def test_sweep_metrics_equal_compute_metrics(entries: list[dict[str, Any]]) -> N
             assert fast[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
         else:
             assert fast[k] == v, k
+
+
+def test_the_kernel_compiles_once_whatever_arrays_it_is_given() -> None:
+    """Bars from a writable or a read-only array, any sizing: one specialization per kernel variant
+    (numba's array type includes the writeable flag and the layout; inputs are passed in one form)."""
+    from admf.data.frame import BarFrame
+    from admf.data.timeline import merge
+    from admf.research import kernel as K
+    from admf.research.compiled import MarketData, run_books
+
+    base = load_timeline(make_config({"bollinger_bands": {}}), end="2024-02-15")
+    cols = [np.array(x) for x in (base.ts, base.open, base.high, base.low, base.close, base.volume)]
+    frozen_cols = [x.copy() for x in cols]
+    for x in frozen_cols:
+        x.flags.writeable = False
+    plain = make_config({"bollinger_bands": {}})
+    atr = make_config({"bollinger_bands": {}, "sizing": {"type": "atr", "risk_per_trade": 0.01}})
+    for arrays in (cols, frozen_cols):
+        tl = merge([BarFrame(*arrays, "SPY", "5m")])
+        for cfg in (plain, atr):
+            run_books(cfg, MarketData(tl))
+    P = K.params_vector(cash=1.0, sizing=0, fill_close=0, long=1, short=1, intraday=0, multi=0)
+    assert len(K.kernel_for(P).signatures) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,12 @@ class MarketData:
         self.features.symbols = list(tl.symbols)
         self._sess: np.ndarray | None = None
         self._no_sess = np.full(len(tl), -1, dtype=np.int8)
+
+    @cached_property
+    def increasing(self) -> bool:
+        """Whether the timestamps strictly increase (one symbol, or symbols never on one bar)."""
+        ts = self.tl.ts
+        return bool(np.all(ts[1:] > ts[:-1]))
 
     def rows(self, k: int) -> np.ndarray | slice:
         return slice(None) if self.n_sym == 1 else self.tl.rows[k]
@@ -212,22 +219,24 @@ def _fills_of(run: BookRun, tl: Timeline) -> tuple[list[Fill], list[int], list[s
     for sym in o[:, K.O_SYM].astype(np.int64).tolist():
         counters[sym] += 1
         ids.append(f"{bid}-{tl.symbols[sym]}-{counters[sym]}")
-    filled = np.flatnonzero(o[:, K.O_STATUS] == K.FILLED)
-    order = filled[np.lexsort((filled, o[filled, K.O_FILL_ROW]))]
-    fills, bars = [], []
-    ts = tl.ts
-    for j in order.tolist():
-        q, row = o[j, K.O_QTY], int(o[j, K.O_FILL_ROW])
+    order = K.fill_order(o)
+    f = o[order]  # the filled orders' columns as Python lists (no numpy scalar per field)
+    bars = f[:, K.O_FILL_ROW].astype(np.int64).tolist()
+    cols = zip(order.tolist(), f[:, K.O_QTY].tolist(), f[:, K.O_SYM].astype(np.int64).tolist(),
+               f[:, K.O_PRICE].tolist(), tl.ts[bars].tolist(), f[:, K.O_FEE].tolist(),
+               f[:, K.O_REASON].astype(np.int64).tolist(), strict=True)
+    fills = []
+    for j, q, sym, price, ts, fee, reason in cols:
         coid = ids[j]
-        fills.append(Fill(coid + "-1", coid, bid, tl.symbols[int(o[j, K.O_SYM])], Side.BUY if q > 0 else Side.SELL,
-                          abs(q), float(o[j, K.O_PRICE]), int(ts[row]), float(o[j, K.O_FEE]),
-                          K.REASONS[int(o[j, K.O_REASON])]))
-        bars.append(row)
+        fills.append(Fill(coid + "-1", coid, bid, tl.symbols[sym], Side.BUY if q > 0 else Side.SELL, abs(q), price,
+                          ts, fee, K.REASONS[reason]))
     return fills, bars, ids
 
 
-def run_compiled(cfg: Config, tl: Timeline, *, label: str = "", md: MarketData | None = None) -> Any:
-    """A backtest of `cfg` on the compiled engine: a `BacktestResult` shaped as the event engine's."""
+def run_compiled(cfg: Config, tl: Timeline, *, label: str = "", md: MarketData | None = None,
+                 records: bool = True) -> Any:
+    """A backtest of `cfg` on the compiled engine: a `BacktestResult` shaped as the event engine's.
+    records=False leaves its orders and signals empty (a sweep's top N keeps trades and equity)."""
     from admf.runtime.backtest import assemble_result
 
     t0 = time.perf_counter()
@@ -237,39 +246,48 @@ def run_compiled(cfg: Config, tl: Timeline, *, label: str = "", md: MarketData |
     books: dict[str, Portfolio] = {}
     order_rows: list[tuple[Any, ...]] = []
     sig_rows: list[tuple[str, str, int, int, int]] = []
-    ts = tl.ts
     for b, run in enumerate(runs):
         book = Portfolio(run.plan.book_id, run.capital, tl.symbols)
         fills, bars, ids = _fills_of(run, tl)
         for f, bar in zip(fills, bars, strict=True):
             book.apply_fill(f, bar)
         books[run.plan.book_id] = book
-        o = run.orders
-        for j, coid in enumerate(ids):
-            row, q, reason = int(o[j, K.O_ROW]), float(o[j, K.O_QTY]), int(o[j, K.O_REASON])
-            # several books' guards on one bar exit in the order they were armed (by entry bar, then book)
-            guard = reason in (K.STOP_LOSS, K.TAKE_PROFIT, K.TRAILING_STOP, K.MAX_HOLDING)
-            key = (row, 0, int(o[j, K.O_HELD_SINCE]), b, j) if guard else (row, 1, 0, b, j)
-            order_rows.append((key, {
-                "client_order_id": coid, "strategy_id": run.plan.book_id, "symbol": tl.symbols[int(o[j, K.O_SYM])],
-                "side": "buy" if q > 0 else "sell", "qty": abs(q), "type": "market", "limit_price": None,
-                "stop_price": None, "time": int(ts[row]), "reason": K.REASONS[reason],
-                "status": K.STATUSES[int(o[j, K.O_STATUS])]}))
-        s = run.signals
-        if len(s):
-            rows = s[:, 0].astype(np.int64)
-            syms = np.asarray(tl.sym)[rows] if len(tl.symbols) > 1 else np.zeros(len(rows), dtype=np.int64)
-            for j in np.argsort(syms, kind="stable").tolist():
-                r = int(rows[j])
-                sig_rows.append((run.plan.book_id, tl.symbols[int(syms[j])], r, int(ts[r]), int(s[j, 1])))
+        if records:
+            _records(run, b, ids, tl, order_rows, sig_rows)
     order_rows.sort(key=lambda x: x[0])
-    orders = pd.DataFrame([r for _, r in order_rows],
-                          columns=["client_order_id", "strategy_id", "symbol", "side", "qty", "type", "limit_price",
-                                   "stop_price", "time", "reason", "status"])
+    orders = pd.DataFrame([r for _, r in order_rows], columns=ORDER_COLUMNS)
     orders["time"] = pd.to_datetime(orders["time"].astype("int64"), utc=True)
     result = assemble_result(cfg, tl, books, orders, sig_rows, label=label, elapsed=elapsed)
     result.engine = "compiled"
     return result
+
+
+ORDER_COLUMNS = ["client_order_id", "strategy_id", "symbol", "side", "qty", "type", "limit_price", "stop_price", "time",
+                 "reason", "status"]
+
+
+def _records(run: BookRun, b: int, ids: list[str], tl: Timeline, order_rows: list[tuple[Any, ...]],
+             sig_rows: list[tuple[str, str, int, int, int]]) -> None:
+    """Book b's orders (with their sort key) and signal records, as the event engine logs them."""
+    ts = tl.ts
+    o = run.orders
+    for j, coid in enumerate(ids):
+        row, q, reason = int(o[j, K.O_ROW]), float(o[j, K.O_QTY]), int(o[j, K.O_REASON])
+        # several books' guards on one bar exit in the order they were armed (by entry bar, then book)
+        guard = reason in (K.STOP_LOSS, K.TAKE_PROFIT, K.TRAILING_STOP, K.MAX_HOLDING)
+        key = (row, 0, int(o[j, K.O_HELD_SINCE]), b, j) if guard else (row, 1, 0, b, j)
+        order_rows.append((key, {
+            "client_order_id": coid, "strategy_id": run.plan.book_id, "symbol": tl.symbols[int(o[j, K.O_SYM])],
+            "side": "buy" if q > 0 else "sell", "qty": abs(q), "type": "market", "limit_price": None,
+            "stop_price": None, "time": int(ts[row]), "reason": K.REASONS[reason],
+            "status": K.STATUSES[int(o[j, K.O_STATUS])]}))
+    s = run.signals
+    if len(s):
+        rows = s[:, 0].astype(np.int64)
+        syms = np.asarray(tl.sym)[rows] if len(tl.symbols) > 1 else np.zeros(len(rows), dtype=np.int64)
+        for j in np.argsort(syms, kind="stable").tolist():
+            r = int(rows[j])
+            sig_rows.append((run.plan.book_id, tl.symbols[int(syms[j])], r, int(ts[r]), int(s[j, 1])))
 
 
 __all__ = ["BookPlan", "BookRun", "MarketData", "plan_books", "run_books", "run_compiled", "unsupported"]

@@ -31,6 +31,21 @@ def _book_equity(out: np.ndarray, capital: float, rows: np.ndarray, syms: np.nda
     """out += Portfolio.equity_curve of one book (fills in the order they were applied)."""
     n = len(close)
     m = len(rows)
+    if single:  # one symbol: the same sums without the per-symbol loops (a few times faster)
+        held = 0.0
+        cum = 0.0
+        j = 0
+        for t in range(n):
+            d = 0.0
+            dp = 0.0
+            while j < m and rows[j] == t:
+                d += dcash[j]
+                dp += dq[j]
+                j += 1
+            cum = d if t == 0 else cum + d
+            held = dp if t == 0 else held + dp
+            out[t] += (capital + cum) + ((0.0 + held * close[t]) if m else 0.0)
+        return
     has = np.zeros(n_sym, dtype=np.bool_)
     for j in range(m):
         has[syms[j]] = True
@@ -66,16 +81,47 @@ def _book_equity(out: np.ndarray, capital: float, rows: np.ndarray, syms: np.nda
 
 @njit(cache=True, nogil=True)
 def bar_stats(eq: np.ndarray, ns: np.ndarray, capital: float, rf_p: float):  # pragma: no cover - compiled
-    """(mean excess return, std ddof=1, downside deviation, max drawdown, its bars, its days)."""
+    """(mean excess return, std ddof=1, downside deviation, max drawdown, its bars, its days).
+
+    Two passes: returns, their sum and the drawdown in the first, the deviations in the
+    second. The longest spell's length in days is the largest nanosecond span divided once at
+    the end (division by a positive constant is monotonic, so it is the same float)."""
     n = len(eq)
     total = 0.0
     prev = capital
     r = np.empty(n)
+    peak = -np.inf
+    max_dd = 0.0
+    prev_peak_bar = -1
+    peak_bar = -1
+    prev_under = False
+    max_bars = 0
+    max_span = 0
     for t in range(n):
-        x = eq[t] / prev - 1.0 if prev > 0 else 0.0
+        e = eq[t]
+        x = e / prev - 1.0 if prev > 0 else 0.0
         r[t] = x
         total += x
-        prev = eq[t]
+        prev = e
+        if e > peak:
+            peak = e
+        pk = max(peak, capital)
+        at_high = e >= pk
+        if not at_high and pk > 0:  # at a high the drawdown is not positive
+            dd = 1.0 - e / pk
+            if dd > max_dd:
+                max_dd = dd
+        prev_peak_bar = peak_bar
+        if at_high:
+            peak_bar = t
+        if (not at_high) or prev_under:
+            b = t - prev_peak_bar
+            if b > max_bars:
+                max_bars = b
+            span = ns[t] - ns[max(prev_peak_bar, 0)]
+            if span > max_span:
+                max_span = span
+        prev_under = not at_high
     mean_r = total / n
     ss = 0.0
     ds = 0.0
@@ -87,51 +133,42 @@ def bar_stats(eq: np.ndarray, ns: np.ndarray, capital: float, rf_p: float):  # p
             ds += x * x
     std = math.sqrt(ss / (n - 1)) if n > 1 else np.nan
     downside = math.sqrt(ds / n)
-    peak = -np.inf
-    max_dd = 0.0
-    prev_peak_bar = -1
-    peak_bar = -1
-    prev_under = False
-    max_bars = 0
-    max_days = 0.0
-    any_spell = False
-    for t in range(n):
-        if eq[t] > peak:
-            peak = eq[t]
-        pk = max(peak, capital)
-        dd = 1.0 - eq[t] / pk if pk > 0 else 0.0
-        if dd > max_dd:
-            max_dd = dd
-        at_high = eq[t] >= pk
-        prev_peak_bar = peak_bar
-        if at_high:
-            peak_bar = t
-        if (not at_high) or prev_under:
-            any_spell = True
-            b = t - prev_peak_bar
-            if b > max_bars:
-                max_bars = b
-            days = (ns[t] - ns[max(prev_peak_bar, 0)]) / 86_400_000_000_000
-            if days > max_days:
-                max_days = days
-        prev_under = not at_high
-    if not any_spell:
-        max_bars = 0
-        max_days = 0.0
-    return mean_r - rf_p, std, downside, max_dd, max_bars, max_days
+    return mean_r - rf_p, std, downside, max_dd, max_bars, max_span / 86_400_000_000_000
 
 
-def _exposure(entry_ns: np.ndarray, exit_ns: np.ndarray, ns: np.ndarray) -> float:
-    """analytics.metrics._exposure_from_trades on nanosecond arrays (no pandas conversions)."""
+@njit(cache=True, nogil=True)
+def _covered(start: np.ndarray, stop: np.ndarray) -> int:  # pragma: no cover - compiled
+    """How many bars lie in the union of the intervals [start, stop) (sorted by start)."""
+    total = 0
+    lo = 0
+    hi = 0
+    for i in range(len(start)):
+        s = start[i]
+        e = stop[i]
+        if s >= hi:
+            total += hi - lo
+            lo = s
+            hi = e
+        elif e > hi:
+            hi = e
+    return total + hi - lo
+
+
+def _exposure(entry_row: np.ndarray, exit_row: np.ndarray, ns: np.ndarray, increasing: bool) -> float:
+    """analytics.metrics._exposure_from_trades on the trades' bar rows: with strictly increasing
+    timestamps a time's first row is its row, so no search and no array per bar is needed."""
     n = ns.size
-    if not len(entry_ns):
+    if not len(entry_row):
         return 0.0
-    start = np.searchsorted(ns, entry_ns, side="left")
-    stop = np.maximum(np.searchsorted(ns, exit_ns, side="left"), start + 1)
+    if increasing:
+        start, stop = entry_row, exit_row
+    else:
+        start = np.searchsorted(ns, ns[entry_row], side="left")
+        stop = np.searchsorted(ns, ns[exit_row], side="left")
+    stop = np.minimum(np.maximum(stop, start + 1), n)
     start = np.minimum(start, n)
-    stop = np.minimum(stop, n)
-    marks = np.bincount(start, minlength=n + 1) - np.bincount(stop, minlength=n + 1)
-    return float((np.cumsum(marks[:-1]) > 0).mean())
+    order = np.argsort(start, kind="stable")
+    return _covered(start[order], stop[order]) / n
 
 
 def equity_of(runs: list[Any], md: Any) -> np.ndarray:
@@ -140,8 +177,7 @@ def equity_of(runs: list[Any], md: Any) -> np.ndarray:
     single = len(tl.symbols) == 1
     for run in runs:
         o = run.orders
-        filled = np.flatnonzero(o[:, K.O_STATUS] == K.FILLED)
-        order = filled[np.lexsort((filled, o[filled, K.O_FILL_ROW]))]
+        order = K.fill_order(o)
         dq = o[order, K.O_QTY]
         _book_equity(out, run.capital, o[order, K.O_FILL_ROW].astype(np.int64), o[order, K.O_SYM].astype(np.int64),
                      dq, -(dq * o[order, K.O_PRICE]) - o[order, K.O_FEE], md.sym, md.c, len(tl.symbols), single)
@@ -178,7 +214,8 @@ def fast_metrics(runs: list[Any], md: Any, index: pd.DatetimeIndex, ppy: float |
     m["max_drawdown_duration_bars"], m["max_drawdown_duration_days"] = int(dd_bars), float(dd_days)
     cagr = m["cagr"]
     m["calmar"] = _ratio(cagr, m["max_drawdown"]) if isinstance(cagr, float) else None
-    m["exposure"] = _exposure(ns[t[:, K.T_ENTRY_ROW].astype(np.int64)], ns[t[:, K.T_EXIT_ROW].astype(np.int64)], ns)
+    m["exposure"] = _exposure(t[:, K.T_ENTRY_ROW].astype(np.int64), t[:, K.T_EXIT_ROW].astype(np.int64), ns,
+                              md.increasing)
     return _clean(m)
 
 

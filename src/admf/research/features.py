@@ -20,18 +20,20 @@ import numpy as np
 from numba import njit
 
 from admf.features.registry import make_indicator, normalize_params
-from admf.research.numeric import exact_sum
+from admf.research.numeric import exact_sum, frozen
 
 Arrays = dict[str, np.ndarray]
 
 
+# The compiled loops write into arrays their Python callers allocate: a numpy allocation
+# routine called in compiled code is one more function to compile on a cold cache.
+
+
 @njit(cache=True, nogil=True)
-def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compiled
+def _sma(c: np.ndarray, out: np.ndarray, buf: np.ndarray, scratch: np.ndarray) -> None:  # pragma: no cover
     """admf.features.SMA: running total, rebuilt with fsum whenever the ring index wraps."""
     n = len(c)
-    out = np.full(n, np.nan)
-    buf = np.zeros(p)
-    scratch = np.empty(p + 2)
+    p = len(buf)
     i = 0
     total = 0.0
     for t in range(n):
@@ -52,6 +54,12 @@ def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
                 i = 0
                 total = exact_sum(buf, scratch)
                 out[t] = total / p
+
+
+def sma_kernel(c: np.ndarray, p: int) -> np.ndarray:
+    """admf.features.SMA (see _sma)."""
+    out = np.full(len(c), np.nan)
+    _sma(frozen(c, np.float64), out, np.zeros(p), np.empty(p + 2))
     return out
 
 
@@ -70,14 +78,10 @@ def _resum(buf: np.ndarray, dev: np.ndarray, scratch: np.ndarray) -> tuple[float
 
 
 @njit(cache=True, nogil=True)
-def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """admf.features.Bollinger's middle and sqrt(variance) (0 where the variance is not > 0)."""
+def _bollinger(c: np.ndarray, mid: np.ndarray, sd: np.ndarray, buf: np.ndarray, dev: np.ndarray,
+               scratch: np.ndarray) -> None:  # pragma: no cover - compiled
     n = len(c)
-    mid = np.full(n, np.nan)
-    sd = np.full(n, np.nan)
-    buf = np.zeros(p)
-    dev = np.zeros(p)
-    scratch = np.empty(p + 2)
+    p = len(buf)
     i = 0
     a = 0.0
     s1 = 0.0
@@ -104,14 +108,19 @@ def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:  #
         var = s2 / p - m * m
         mid[t] = a + m
         sd[t] = math.sqrt(var) if var > 0.0 else 0.0
+
+
+def bollinger_kernel(c: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """admf.features.Bollinger's middle and sqrt(variance) (0 where the variance is not > 0)."""
+    mid = np.full(len(c), np.nan)
+    sd = np.full(len(c), np.nan)
+    _bollinger(frozen(c, np.float64), mid, sd, np.zeros(p), np.zeros(p), np.empty(p + 2))
     return mid, sd
 
 
 @njit(cache=True, nogil=True)
-def ema_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compiled
-    """admf.features.EMA (and EmaCore): seeded with the plain running sum of the first p values."""
+def _ema(c: np.ndarray, p: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
     n = len(c)
-    out = np.full(n, np.nan)
     k = 2.0 / (p + 1)
     total = 0.0
     v = np.nan
@@ -125,14 +134,18 @@ def ema_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
             if t + 1 == p:
                 v = total / p
                 out[t] = v
+
+
+def ema_kernel(c: np.ndarray, p: int) -> np.ndarray:
+    """admf.features.EMA (and EmaCore): seeded with the plain running sum of the first p values."""
+    out = np.full(len(c), np.nan)
+    _ema(frozen(c, np.float64), int(p), out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def rsi_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compiled
-    """admf.features.RSI (Wilder, TA-Lib seeding)."""
+def _rsi(c: np.ndarray, p: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
     n = len(c)
-    out = np.full(n, np.nan)
     gain = 0.0
     loss = 0.0
     prev = np.nan
@@ -162,14 +175,18 @@ def rsi_kernel(c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover - compi
             loss = loss / p
         s = gain + loss
         out[t] = 100.0 * (gain / s) if s != 0.0 else 0.0
+
+
+def rsi_kernel(c: np.ndarray, p: int) -> np.ndarray:
+    """admf.features.RSI (Wilder, TA-Lib seeding)."""
+    out = np.full(len(c), np.nan)
+    _rsi(frozen(c, np.float64), int(p), out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def atr_kernel(h: np.ndarray, l: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:  # pragma: no cover
-    """admf.features.cores.AtrCore (Wilder, TA-Lib seeding; ready at bar p+1)."""
+def _atr(h: np.ndarray, l: np.ndarray, c: np.ndarray, p: int, out: np.ndarray) -> None:  # pragma: no cover
     n = len(c)
-    out = np.full(n, np.nan)
     total = 0.0
     v = np.nan
     pc = np.nan
@@ -193,6 +210,12 @@ def atr_kernel(h: np.ndarray, l: np.ndarray, c: np.ndarray, p: int) -> np.ndarra
             if t == p:
                 v = total / p
                 out[t] = v
+
+
+def atr_kernel(h: np.ndarray, l: np.ndarray, c: np.ndarray, p: int) -> np.ndarray:
+    """admf.features.cores.AtrCore (Wilder, TA-Lib seeding; ready at bar p+1)."""
+    out = np.full(len(c), np.nan)
+    _atr(frozen(h, np.float64), frozen(l, np.float64), frozen(c, np.float64), int(p), out)
     return out
 
 

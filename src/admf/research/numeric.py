@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import DTypeLike
 
 
 @njit(cache=True, nogil=True)
@@ -19,7 +20,7 @@ def fsum(x: np.ndarray) -> float:  # pragma: no cover - compiled
     return fsum_into(x, np.empty(len(x) + 2))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fsum_into(x: np.ndarray, partials: np.ndarray) -> float:  # pragma: no cover - compiled
     """fsum with a scratch array of at least len(x) + 2 (no allocation in a hot loop)."""
     n = 0
@@ -95,3 +96,17 @@ def exact_sum(x: np.ndarray, partials: np.ndarray) -> float:  # pragma: no cover
             if abs(rr) + 2.0 * (n + 1) * 1.1102230246251565e-16 * mag < half:
                 return r
     return fsum_into(x, partials)
+
+
+def frozen(a: np.ndarray, dtype: DTypeLike) -> np.ndarray:
+    """`a` as a C-contiguous read-only array of `dtype` (a view when it already is one).
+
+    A compiled function is specialized per argument type, and numba's array type includes the
+    layout and the writeable flag: inputs passed in one canonical form compile once, whichever
+    path (a loaded Parquet file, shared memory, a fresh array) made them.
+    """
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a

@@ -20,95 +20,64 @@ import numpy as np
 from numba import njit
 
 from admf.research.features import FeatureStore
+from admf.research.numeric import frozen
+
+# Each rule writes the signal into `out` (int8 zeros, allocated by its caller: a numpy
+# allocation in compiled code is one more function to compile on a cold cache).
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _band_step(s: int, x: float, mid: float, lo: float, up: float, breakout: bool,
+               strict: bool) -> int:  # pragma: no cover - compiled
+    """One bar of a band rule in state s (1 long, -1 short, 0 flat): a position is held until x
+    crosses `mid` (reaches it, when not `strict`), and entered when x leaves the band [lo, up]:
+    in the direction it left (breakout) or against it (reversion)."""
+    if breakout:
+        if s == 1:
+            if x < mid:
+                s = 0
+        elif s == -1 and x > mid:
+            s = 0
+        if s == 0:
+            if x > up:
+                s = 1
+            elif x < lo:
+                s = -1
+        return s
+    if s == 1:
+        if x > mid or (not strict and x == mid):
+            s = 0
+    elif s == -1 and (x < mid or (not strict and x == mid)):
+        s = 0
+    if s == 0:
+        if x < lo:
+            s = 1
+        elif x > up:
+            s = -1
+    return s
 
 
 @njit(cache=True, nogil=True)
-def band_rule(c: np.ndarray, mid: np.ndarray, unit: np.ndarray, k: float, ready: np.ndarray,
-              breakout: bool) -> np.ndarray:  # pragma: no cover - compiled
-    """BandReversionStrategy / BandBreakoutStrategy with bands mid +/- k*unit."""
-    n = len(c)
-    out = np.zeros(n, dtype=np.int8)
+def band_rule(c: np.ndarray, mid: np.ndarray, unit: np.ndarray, k: float, ready: np.ndarray, breakout: bool,
+              out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """BandReversionStrategy / BandBreakoutStrategy with bands mid +/- k*unit (Bollinger, Keltner)."""
     s = 0
-    for t in range(n):
+    for t in range(len(c)):
         if not ready[t]:
             continue  # the strategy returns 0 and keeps its state
-        x = c[t]
         m = mid[t]
         w = k * unit[t]
-        up = m + w
-        lo = m - w
-        if breakout:
-            if s == 1:
-                if x < m:
-                    s = 0
-            elif s == -1 and x > m:
-                s = 0
-            if s == 0:
-                if x > up:
-                    s = 1
-                elif x < lo:
-                    s = -1
-        else:
-            if s == 1:
-                if x > m:
-                    s = 0
-            elif s == -1 and x < m:
-                s = 0
-            if s == 0:
-                if x < lo:
-                    s = 1
-                elif x > up:
-                    s = -1
+        s = _band_step(s, c[t], m, m - w, m + w, breakout, True)
         out[t] = s
-    return out
 
 
 @njit(cache=True, nogil=True)
-def bb_signals(c: np.ndarray, mid: np.ndarray, sd: np.ndarray, k: float, p: int,
-               breakout: bool) -> np.ndarray:  # pragma: no cover - compiled
-    """band_rule for Bollinger bands (ready from bar p-1 on), without a ready array."""
-    n = len(c)
-    out = np.zeros(n, dtype=np.int8)
-    s = 0
-    for t in range(p - 1, n):
-        x = c[t]
-        m = mid[t]
-        w = k * sd[t]
-        if breakout:
-            if s == 1:
-                if x < m:
-                    s = 0
-            elif s == -1 and x > m:
-                s = 0
-            if s == 0:
-                if x > m + w:
-                    s = 1
-                elif x < m - w:
-                    s = -1
-        else:
-            if s == 1:
-                if x > m:
-                    s = 0
-            elif s == -1 and x < m:
-                s = 0
-            if s == 0:
-                if x < m - w:
-                    s = 1
-                elif x > m + w:
-                    s = -1
-        out[t] = s
-    return out
-
-
-@njit(cache=True, nogil=True)
-def cross_rule(f: np.ndarray, sl: np.ndarray, ready: np.ndarray) -> np.ndarray:  # pragma: no cover
+def cross_rule(f: np.ndarray, sl: np.ndarray, ready: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
     """CrossoverStrategy: +1 when f - s turns > 0 from <= 0, -1 when it turns < 0 from >= 0."""
-    n = len(f)
-    out = np.zeros(n, dtype=np.int8)
     s = 0
     have_prev = False
     prev = 0.0
-    for t in range(n):
+    for t in range(len(f)):
         if ready[t]:
             d = f[t] - sl[t]
             if have_prev:
@@ -119,35 +88,21 @@ def cross_rule(f: np.ndarray, sl: np.ndarray, ready: np.ndarray) -> np.ndarray: 
             prev = d
             have_prev = True
         out[t] = s
-    return out
 
 
 @njit(cache=True, nogil=True)
-def level_rule(x: np.ndarray, ready: np.ndarray, lo: float, hi: float, exit_level: float,
-               kind: int) -> np.ndarray:  # pragma: no cover - compiled
+def level_rule(x: np.ndarray, ready: np.ndarray, lo: float, hi: float, exit_level: float, kind: int,
+               out: np.ndarray) -> None:  # pragma: no cover - compiled
     """kind 0 rsi_bands, 1 rsi_threshold (lo = threshold), 2 roc_momentum (lo = threshold)."""
-    n = len(x)
-    out = np.zeros(n, dtype=np.int8)
     s = 0
-    for t in range(n):
+    for t in range(len(x)):
         if not ready[t]:
-            if kind == 0:
-                out[t] = 0
-            else:
+            if kind != 0:
                 out[t] = s
             continue
         v = x[t]
         if kind == 0:
-            if s == 1:
-                if v >= exit_level:
-                    s = 0
-            elif s == -1 and v <= exit_level:
-                s = 0
-            if s == 0:
-                if v < lo:
-                    s = 1
-                elif v > hi:
-                    s = -1
+            s = _band_step(s, v, exit_level, lo, hi, False, False)
         elif kind == 1:
             if v > lo:
                 s = 1
@@ -156,45 +111,30 @@ def level_rule(x: np.ndarray, ready: np.ndarray, lo: float, hi: float, exit_leve
         else:
             s = 1 if v > lo else (-1 if v < -lo else 0)
         out[t] = s
-    return out
 
 
 @njit(cache=True, nogil=True)
-def vwap_rule(c: np.ndarray, vw: np.ndarray, ready: np.ndarray, thr: float) -> np.ndarray:  # pragma: no cover
-    n = len(c)
-    out = np.zeros(n, dtype=np.int8)
+def vwap_rule(c: np.ndarray, vw: np.ndarray, ready: np.ndarray, thr: float,
+              out: np.ndarray) -> None:  # pragma: no cover - compiled
     s = 0
-    for t in range(n):
+    for t in range(len(c)):
         if not ready[t]:
             continue
-        x = c[t]
         w = vw[t]
-        if s == 1:
-            if x >= w:
-                s = 0
-        elif s == -1 and x <= w:
-            s = 0
-        if s == 0:
-            if x < w * (1.0 - thr):
-                s = 1
-            elif x > w * (1.0 + thr):
-                s = -1
+        s = _band_step(s, c[t], w, w * (1.0 - thr), w * (1.0 + thr), False, False)
         out[t] = s
-    return out
 
 
 @njit(cache=True, nogil=True)
-def donchian_rule(c: np.ndarray, up: np.ndarray, lo: np.ndarray, mid: np.ndarray,
-                  ready: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def donchian_rule(c: np.ndarray, up: np.ndarray, lo: np.ndarray, mid: np.ndarray, ready: np.ndarray,
+                  out: np.ndarray) -> None:  # pragma: no cover - compiled
     """DonchianBreakout: compares the close with the channel of the previous ready bar."""
-    n = len(c)
-    out = np.zeros(n, dtype=np.int8)
     s = 0
     have = False
     pu = 0.0
     pl = 0.0
     pm = 0.0
-    for t in range(n):
+    for t in range(len(c)):
         u0 = pu
         l0 = pl
         m0 = pm
@@ -205,19 +145,8 @@ def donchian_rule(c: np.ndarray, up: np.ndarray, lo: np.ndarray, mid: np.ndarray
             pm = mid[t]
             have = True
         if h0:
-            x = c[t]
-            if s == 1:
-                if x < m0:
-                    s = 0
-            elif s == -1 and x > m0:
-                s = 0
-            if s == 0:
-                if x > u0:
-                    s = 1
-                elif x < l0:
-                    s = -1
+            s = _band_step(s, c[t], m0, l0, u0, True, True)
         out[t] = s
-    return out
 
 
 def _ready_sign(direction: np.ndarray, ready: np.ndarray) -> np.ndarray:
@@ -231,17 +160,24 @@ def _ready_sign(direction: np.ndarray, ready: np.ndarray) -> np.ndarray:
 SignalFn = Callable[[FeatureStore, int, dict[str, Any], np.ndarray], np.ndarray]
 
 
+def _signal(rule: Any, *args: Any) -> np.ndarray:
+    """rule(*args, out) with the arrays read-only and C-contiguous (one specialization per rule)."""
+    out = np.zeros(len(args[0]), dtype=np.int8)
+    rule(*(frozen(a, a.dtype) if isinstance(a, np.ndarray) else a for a in args), out)
+    return out
+
+
 def _bb(breakout: bool) -> SignalFn:
     def fn(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
         f = store.get(k, "bb_core", period=p["period"])
-        return bb_signals(c, f["middle"], f["sd"], float(p["std_dev"]), int(p["period"]), breakout)
+        return _signal(band_rule, c, f["middle"], f["sd"], float(p["std_dev"]), f["ready"], breakout)
     return fn
 
 
 def _keltner(breakout: bool) -> SignalFn:
     def fn(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
         f = store.get(k, "keltner_core", period=p["period"], atr_period=p["atr_period"])
-        return band_rule(c, f["middle"], f["atr"], float(p["multiplier"]), f["ready"], breakout)
+        return _signal(band_rule, c, f["middle"], f["atr"], float(p["multiplier"]), f["ready"], breakout)
     return fn
 
 
@@ -249,44 +185,44 @@ def _ma_cross(kind: str) -> SignalFn:
     def fn(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
         f = store.get(k, kind, period=p["fast"])
         s = store.get(k, kind, period=p["slow"])
-        return cross_rule(f["value"], s["value"], s["ready"])
+        return _signal(cross_rule, f["value"], s["value"], s["ready"])
     return fn
 
 
 def _macd(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     m = store.get(k, "macd", fast=p["fast"], slow=p["slow"], signal=p["signal"])
-    return cross_rule(m["macd"], m["signal"], m["ready"])
+    return _signal(cross_rule, m["macd"], m["signal"], m["ready"])
 
 
 def _stoch(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     st = store.get(k, "stochastic", k_period=p["k_period"], k_smooth=p["k_smooth"], d_period=p["d_period"])
-    return cross_rule(st["k"], st["d"], st["ready"])
+    return _signal(cross_rule, st["k"], st["d"], st["ready"])
 
 
 def _rsi_bands(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     r = store.get(k, "rsi", period=p["period"])
-    return level_rule(r["value"], r["ready"], float(p["oversold"]), float(p["overbought"]),
-                      float(p["exit_level"]), 0)
+    return _signal(level_rule, r["value"], r["ready"], float(p["oversold"]), float(p["overbought"]),
+                   float(p["exit_level"]), 0)
 
 
 def _rsi_threshold(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     r = store.get(k, "rsi", period=p["period"])
-    return level_rule(r["value"], r["ready"], float(p["threshold"]), 0.0, 0.0, 1)
+    return _signal(level_rule, r["value"], r["ready"], float(p["threshold"]), 0.0, 0.0, 1)
 
 
 def _roc(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     r = store.get(k, "roc", period=p["period"])
-    return level_rule(r["value"], r["ready"], float(p["threshold"]), 0.0, 0.0, 2)
+    return _signal(level_rule, r["value"], r["ready"], float(p["threshold"]), 0.0, 0.0, 2)
 
 
 def _vwap(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     w = store.get(k, "vwap")
-    return vwap_rule(c, w["value"], w["ready"], float(p["threshold"]))
+    return _signal(vwap_rule, c, w["value"], w["ready"], float(p["threshold"]))
 
 
 def _donchian(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:
     ch = store.get(k, "donchian", period=p["period"])
-    return donchian_rule(c, ch["upper"], ch["lower"], ch["middle"], ch["ready"])
+    return _signal(donchian_rule, c, ch["upper"], ch["lower"], ch["middle"], ch["ready"])
 
 
 def _supertrend(store: FeatureStore, k: int, p: dict[str, Any], c: np.ndarray) -> np.ndarray:

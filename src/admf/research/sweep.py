@@ -279,10 +279,22 @@ def _keep_top(result: SweepResult, plan: GridPlan, tl: Timeline, eng: str, top: 
     def as_dict(m: Mapping[str, Any]) -> dict[str, Any]:
         return {str(k): v for k, v in m.items()}
 
+    md = None
+    index = None
     for rank, label in enumerate(wanted, 1):
-        r = run_engine(plan.config_of(by_label[label]), tl, eng, label=label)
+        cfg = plan.config_of(by_label[label])
+        if eng == "compiled":
+            from admf.research.compiled import MarketData, run_compiled
+
+            md = md or MarketData(tl)  # features shared by the N runs
+            r = run_compiled(cfg, tl, label=label, md=md, records=False)
+        else:
+            r = run_engine(cfg, tl, eng, label=label)
         # kept in memory: metrics, trades and equity (fills, orders and signals of a million bars would
-        # multiply the sweep's memory by N; `admf backtest` on that combination gives them)
+        # multiply the sweep's memory by N; `admf backtest` on that combination gives them), the N
+        # equity curves on one index
+        index = r.equity.index if index is None else index
+        r.equity = pd.Series(r.equity.to_numpy(), index=index, name=r.equity.name)
         r.fills, r.orders, r.signals = r.fills.iloc[:0], r.orders.iloc[:0], None
         r.books = {bid: {"metrics": b["metrics"]} for bid, b in r.books.items()}
         result.top[label] = r
