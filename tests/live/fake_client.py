@@ -84,6 +84,7 @@ class FakeClient(LocalStream):
 
     async def submit(self, req: OrderRequest, wire_cid: str, not_after: float | None) -> OrderReport:
         self.calls["submit"] += 1
+        self.last_not_after = not_after
         err, self.submit_error = self.submit_error, None
         if err is not None and not isinstance(err, NoAnswer):
             raise err

@@ -237,3 +237,26 @@ def test_exposure_and_books_hold_under_any_report_sequence(actions: list[tuple])
     assert not slot.working, f"orders still working for the slot: {slot.working}"
     # the slot ends where its last decision asked, or on its way there
     assert abs(slot.target) <= SIZE
+
+
+def test_a_queued_order_keeps_the_time_it_was_decided_not_the_time_it_left_the_queue() -> None:
+    import time
+
+    broker = FakeBroker()
+    book = Portfolio("book", 1_000_000.0, [SYM])
+    mgr = OrderManager(broker, NoLimits(), {"book": book}, lambda cid: None)
+    t0 = time.time_ns()
+    mgr.submit(OrderRequest("a", "book", SYM, Side.BUY, 5.0), 0, 0, 100.0)
+    mgr.submit(OrderRequest("b", "book", SYM, Side.BUY, 5.0), 0, 0, 100.0)  # queued behind "a"
+    decided = time.time_ns()
+    assert list(broker.orders) == ["a"]
+    time.sleep(0.05)
+    mgr.on_update(broker.outbox.pop())  # "a" accepted
+    broker.fill(0, 1.0)
+    for ev in broker.outbox:
+        if isinstance(ev, Fill):
+            mgr.on_fill(ev)
+        else:
+            mgr.on_update(ev)
+    assert list(broker.orders) == ["a", "b"]  # sent once "a" settled, 50 ms later
+    assert t0 <= broker.orders["b"].req.decided_ns <= decided

@@ -396,3 +396,21 @@ def test_property_random_report_interleavings(steps: list[tuple[str, int]], qty:
         assert core.order_state("o1")[:2] == (truth.status, truth.filled_qty)
 
     _run(body)
+
+
+def test_a_decision_older_than_stale_after_is_dropped_before_the_wire_and_a_young_one_keeps_its_age() -> None:
+    import time
+
+    async def body(core: LiveOrders, fake: FakeClient, out: list[Any]) -> None:
+        # queued 31 s (e.g. behind another order of its symbol) before reaching the core
+        await core.submit(_req("old", decided_ns=time.time_ns() - 31 * 10**9))
+        assert fake.calls["submit"] == 0
+        rejected = [u for u in _of(out, OrderUpdate) if u.client_order_id == "old"]
+        assert rejected[-1].status is OrderStatus.REJECTED and "stale" in rejected[-1].reason
+        # decided 20 s ago: the wire deadline is what is left of its 30 s, not a fresh 30 s
+        await core.submit(_req("young", decided_ns=time.time_ns() - 20 * 10**9))
+        assert fake.calls["submit"] == 1
+        left = fake.last_not_after - time.monotonic()
+        assert 8.0 < left <= 10.0
+
+    _run(body)

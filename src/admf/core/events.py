@@ -55,6 +55,7 @@ class OrderRequest(msgspec.Struct, frozen=True, gc=False):
     reason: str = "signal"
     order_class: str = ""  # "" (a simple order) or OCO
     stop_loss: float | None = None  # an OCO's stop-loss leg: its stop price
+    decided_ns: int = 0  # wall time of the live decision: its staleness counts from here, queues included
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, gc=False):

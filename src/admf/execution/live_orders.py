@@ -231,12 +231,20 @@ class LiveOrders:
         """Send the order. If no verdict comes (NoAnswer), it stays open with no broker id: the
         poller looks it up until the broker answers, and rejects it only once the broker says
         it has no such order."""
+        # a decision that cannot leave within stale_after seconds of being made is dropped, never
+        # sent late (the time it queued before reaching this core counts)
+        left = self.stale_after
+        if st.req.decided_ns:
+            left -= (time.time_ns() - st.req.decided_ns) / 1e9
+        stale = f"stale: not sent within {self.stale_after:g} s of its decision"
+        if left <= 0:
+            self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=stale, local=True)
+            return
         st.inflight = fut = asyncio.get_running_loop().create_future()
         try:
-            # a decision that cannot leave within stale_after seconds is dropped, never sent late
-            order = await self.client.submit(st.req, st.wire_cid, time.monotonic() + self.stale_after)
+            order = await self.client.submit(st.req, st.wire_cid, time.monotonic() + left)
         except NotSent:
-            reason = f"stale: not sent within {self.stale_after:g} s"
+            reason = stale
             self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=reason, local=True)
             return
         except Refused as exc:

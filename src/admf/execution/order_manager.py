@@ -316,6 +316,8 @@ class OrderManager:
         return bo
 
     def _new(self, req: OrderRequest, refused: str | None) -> None:
+        if not req.decided_ns:  # time spent in this manager's per-symbol queue counts toward stale_after
+            req = msgspec.structs.replace(req, decided_ns=time.time_ns())
         order = Order(req)
         self._track(req, order)
         if refused is None and not self.engine.running:
