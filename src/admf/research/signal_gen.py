@@ -29,6 +29,7 @@ import pandas as pd
 
 from admf.config.loader import expand
 from admf.config.schema import Config, PortfolioConfig, RiskConfig, StrategyEntry
+from admf.core import calendar
 from admf.core.events import OrderRequest
 from admf.data.timeline import Timeline
 from admf.research.signal_store import (
@@ -174,10 +175,7 @@ class SignalsResult:
 
 
 def _days(ts: np.ndarray) -> int:
-    if not len(ts):
-        return 0
-    local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert("America/New_York")
-    return int(local.normalize().nunique())
+    return int(np.unique(calendar.ny_days(ts)).size)
 
 
 def _index_row(w: Wanted, run_id: str, count: int, tl: Timeline, span: tuple[int, int, int, int]) -> dict[str, Any]:

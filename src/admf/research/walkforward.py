@@ -28,7 +28,9 @@ import pandas as pd
 
 from admf.analytics.metrics import METRIC_KEYS, compute_metrics, metrics_to_json
 from admf.config.schema import Config
+from admf.core import calendar
 from admf.core.errors import UserError
+from admf.core.units import NY_TZ_NAME
 from admf.data.timeline import Timeline
 from admf.research.replay import replay_config
 from admf.research.search import (
@@ -71,14 +73,9 @@ class Window:
     test_end: int
 
 
-def ny_days(ts: np.ndarray) -> np.ndarray:
-    local = pd.DatetimeIndex(ts.astype("datetime64[ns]"), tz="UTC").tz_convert("America/New_York")
-    return (local.tz_localize(None).normalize().asi8 // NS_DAY).astype(np.int64)
-
-
 def day_start(day: int) -> pd.Timestamp:
     """00:00 New York of a day number, as a UTC time."""
-    return pd.Timestamp(day * NS_DAY).tz_localize("America/New_York").tz_convert("UTC")
+    return pd.Timestamp(day * NS_DAY).tz_localize(NY_TZ_NAME).tz_convert("UTC")
 
 
 def make_windows(days: np.ndarray, *, train: int | None = None, test: int | None = None, step: int | None = None,
@@ -167,7 +164,7 @@ def walkforward(config: str | Path | dict | Config, *, train: str | int = "60d",
         raise UserError("must not be negative", field="--min-trades", value=min_trades)
     cfg = _as_config(config)
     tl = load_timeline(cfg, start=start, end=end, symbols=symbols, bars=bars)
-    days = ny_days(tl.ts)
+    days = calendar.ny_days(tl.ts)
     if split is not None:
         windows = make_windows(days, split=split)
     else:
