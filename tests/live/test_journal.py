@@ -141,13 +141,55 @@ def test_a_journal_written_before_oco_orders_opens_with_their_columns_added(tmp_
     with Journal(path) as j:
         intent = j.intent("o1")
         assert intent.request == _req("o1", order_type=OrderType.LIMIT, limit_price=99.5, ts=7, reason="order")
-        assert intent.request.order_class == "" and intent.request.stop_loss is None
+        assert intent.request.order_class == "" and intent.request.stop_loss is None and intent.request.bracket is None
         assert j.broker_ids("o1") == [("B1", "o1")] and j.leg_ids("o1") == []
         j.record_intent(_req("o2", order_type=OrderType.LIMIT, limit_price=1.0, order_class="oco", stop_loss=2.0,
                              side=Side.SELL))
         assert j.intent("o2").request.stop_loss == 2.0
     with Journal(path) as j:  # opened again: nothing to add twice
         assert len(j.open_intents()) == 2
+
+
+def test_an_entry_with_a_bracket_round_trips(tmp_path):
+    """The (stop, target) the slot attaches to an entry is written with its intent and read back
+    by recover(), for the restart to send the exits after the entry fills."""
+    path = tmp_path / "j.sqlite"
+    entry = _req("e1", order_type=OrderType.LIMIT, limit_price=100.0, reason="order", bracket=(98.5, 103.25))
+    plain = _req("e2", order_type=OrderType.LIMIT, limit_price=100.0, reason="order")
+    with Journal(path) as j:
+        j.record_intent(entry)
+        j.record_intent(plain)
+        j.set_broker_id("e1", "B1", "e1")
+    with Journal(path) as j:  # a restart
+        got = {i.client_order_id: i.request for i in j.recover().open_intents}
+    assert got == {"e1": entry, "e2": plain}
+    assert got["e1"].bracket == (98.5, 103.25) and got["e2"].bracket is None
+    row = sqlite3.connect(path).execute("SELECT bracket_stop, bracket_target FROM intents WHERE client_order_id='e1'")
+    assert row.fetchone() == (98.5, 103.25)
+
+
+def test_a_journal_written_before_entry_brackets_opens_with_their_columns_added(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)  # the schema of the version with OCO exits and no entry brackets
+    db.executescript("""
+        CREATE TABLE intents (client_order_id TEXT PRIMARY KEY, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,
+            side TEXT NOT NULL, qty REAL NOT NULL, order_type TEXT NOT NULL, limit_price REAL, stop_price REAL,
+            tif TEXT NOT NULL, req_ts INTEGER NOT NULL, reason TEXT NOT NULL, created_ns INTEGER NOT NULL,
+            broker_order_id TEXT, status TEXT, filled_qty REAL NOT NULL DEFAULT 0, updated_ns INTEGER NOT NULL,
+            order_class TEXT NOT NULL DEFAULT '', stop_loss REAL);
+        CREATE TABLE broker_ids (broker_order_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL,
+            wire_client_order_id TEXT NOT NULL, leg TEXT NOT NULL DEFAULT '');
+        INSERT INTO intents VALUES ('o1','s1','SPY','sell',10,'limit',105,NULL,'day',7,'take_profit',1,'B1',
+            'accepted',0,1,'oco',95);
+    """)
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        old = j.intent("o1").request
+        assert (old.order_class, old.stop_loss, old.bracket) == ("oco", 95.0, None)
+        j.record_intent(_req("o2", order_type=OrderType.LIMIT, limit_price=100.0, bracket=(99.0, 102.0)))
+    with Journal(path) as j:  # opened again: nothing to add twice
+        assert [i.request.bracket for i in j.open_intents()] == [None, (99.0, 102.0)]
 
 
 def test_a_journal_with_a_table_of_its_own_for_leg_ids_gets_them_folded_in(tmp_path):

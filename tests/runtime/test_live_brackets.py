@@ -1,7 +1,8 @@
 """Brackets live against the emulator: `limit_bracket` (limit entries, bracket exits sent as one
 OCO order after the entry fills) gives the same fills as a backtest on the bars the session
 received; a restart with the OCO exit resting restores it from the journal without sending it
-again; the exposure invariant holds while it rests.
+again; a restart with the entry resting keeps its bracket (journaled with it), so the exit
+follows the entry's fill; the exposure invariant holds while they rest.
 
 The trade-updates stream and the data stream are two sockets: a bar and the fills the emulator
 made on it race to the session. A backtest applies a bar's fills before its strategies see the
@@ -180,6 +181,57 @@ def test_a_restart_restores_the_resting_oco_and_does_not_send_it_again(tmp_path:
     finally:
         h.stop()
         emu.stop()
+
+
+def test_a_restart_with_the_entry_resting_keeps_its_bracket(tmp_path: Path, post_log: list[str]) -> None:
+    """The entry rests at the stop (its bracket not sent yet); it fills after the restart: the
+    bracket journaled with it gives one OCO exit, sent once, and the trade equals a backtest's."""
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    h = Harness(emu, live_config(tmp_path, LB, cancel_on_stop=False), FAST, post_log)
+    try:
+        h.start()
+        st = Stepper(h)
+        st.play(25)  # the first entry is placed on bar 25 and fills on bar 26 (see the first test)
+        (slot,) = h.session.build.all_slots
+        ((entry, left, leg),) = slot.order_views()
+        assert (leg, left, entry.order_class) == ("entry", 10.0, "") and entry.bracket is not None
+        cid, bracket = entry.client_order_id, entry.bracket
+        h.stop()
+        with Journal(h.journal_path) as j:
+            intent = j.intent(cid)
+        assert intent is not None and intent.request.bracket == bracket and intent.status == "accepted"
+        assert emu.state()["open_orders"] == 1  # the entry still rests at the broker
+        posts = len(post_log)
+
+        h.start()
+        st2 = Stepper(h)
+        s = h.session
+        (slot,) = s.build.all_slots
+        assert s.books["limit_bracket"].position("SPY") == 0.0
+        assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 0.0)  # the resting entry counts
+        views = slot.strategy.orders.open_orders()
+        assert [(v.id, v.leg, v.side, v.qty, v.limit) for v in views] == [
+            (cid, "entry", "buy", 10.0, entry.limit_price)]
+        st2.play(1)  # the entry fills: its exit goes as one OCO order
+        book = s.books["limit_bracket"]
+        assert book.position("SPY") == 10.0
+        sent = post_log[posts:]
+        assert cid not in sent  # the entry is not sent again
+        ((oco,),) = [[b.request for b in s.broker.book_orders.values() if b.request.order_class == OCO]]
+        assert sent == [oco.client_order_id]  # one exit, sent once
+        assert (oco.side.value, oco.qty, oco.stop_loss, oco.limit_price) == ("sell", 10.0, *bracket)
+        assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 0.0)
+        st2.play(2)  # the stop-loss leg fills on bar 28
+        fills = sorted(book.fills, key=lambda f: f.ts)
+        assert [(f.client_order_id, f.side.value, f.qty, f.reason) for f in fills] == [
+            (cid, "buy", 10.0, "order"), (oco.client_order_id, "sell", 10.0, "stop_loss")]
+        assert book.position("SPY") == 0.0 and post_log[posts:] == [oco.client_order_id]
+        assert emu.state()["open_orders"] == 0
+    finally:
+        h.stop()
+        emu.stop()
+    bt, bt_reasons = backtest_fills(st.bars + st2.bars)  # the same trade without a restart
+    assert fills_by_bar(fills) == bt and bt_reasons == ["order", "stop_loss"]
 
 
 def test_limit_bracket_on_the_paper_broker_equals_backtest(tmp_path: Path, post_log: list[str]) -> None:

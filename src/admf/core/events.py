@@ -56,6 +56,9 @@ class OrderRequest(msgspec.Struct, frozen=True, gc=False):
     order_class: str = ""  # "" (a simple order) or OCO
     stop_loss: float | None = None  # an OCO's stop-loss leg: its stop price
     decided_ns: int = 0  # wall time of the live decision: its staleness counts from here, queues included
+    # an entry's bracket (stop, target): not sent with it; the slot sends the exits once it filled,
+    # and the journal keeps it so that a restart with the entry resting still sends them
+    bracket: tuple[float, float] | None = None
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, gc=False):

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS intents (
     filled_qty REAL NOT NULL DEFAULT 0,
     updated_ns INTEGER NOT NULL,
     order_class TEXT NOT NULL DEFAULT '',
-    stop_loss REAL
+    stop_loss REAL,
+    bracket_stop REAL,
+    bracket_target REAL
 );
 CREATE TABLE IF NOT EXISTS broker_ids (
     broker_order_id TEXT PRIMARY KEY,
@@ -85,10 +87,13 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # columns added after the first journals were written: (table, column, declaration), added to an
-# older file when it is opened (an OCO exit's order class and stop-loss, the broker ids of its legs)
+# older file when it is opened (an OCO exit's order class and stop-loss, the broker ids of its legs,
+# an entry's bracket)
 _ADDED = (
     ("intents", "order_class", "TEXT NOT NULL DEFAULT ''"),
     ("intents", "stop_loss", "REAL"),
+    ("intents", "bracket_stop", "REAL"),
+    ("intents", "bracket_target", "REAL"),
     ("broker_ids", "leg", "TEXT NOT NULL DEFAULT ''"),
 )
 
@@ -167,11 +172,12 @@ class Journal:
     def record_intent(self, req: OrderRequest) -> bool:
         """Write an order intent before sending. False when the client_order_id is known already."""
         now = time.time_ns()
+        stop, target = req.bracket if req.bracket is not None else (None, None)
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO intents (client_order_id, strategy_id, symbol, side, qty, order_type,"
-                " limit_price, stop_price, tif, req_ts, reason, created_ns, updated_ns, order_class, stop_loss)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " limit_price, stop_price, tif, req_ts, reason, created_ns, updated_ns, order_class, stop_loss,"
+                " bracket_stop, bracket_target) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     req.client_order_id,
                     req.strategy_id,
@@ -188,6 +194,8 @@ class Journal:
                     now,
                     req.order_class,
                     req.stop_loss,
+                    stop,
+                    target,
                 ),
             )
             return cur.rowcount == 1
@@ -437,7 +445,8 @@ class Journal:
 
 _INTENT_SELECT = (
     "SELECT client_order_id, strategy_id, symbol, side, qty, order_type, limit_price, stop_price, tif,"
-    " req_ts, reason, created_ns, broker_order_id, status, filled_qty, order_class, stop_loss FROM intents"
+    " req_ts, reason, created_ns, broker_order_id, status, filled_qty, order_class, stop_loss,"
+    " bracket_stop, bracket_target FROM intents"
 )
 
 
@@ -470,6 +479,7 @@ def _intent(r: tuple) -> Intent:
         reason=r[10],
         order_class=r[15],
         stop_loss=r[16],
+        bracket=None if r[17] is None or r[18] is None else (r[17], r[18]),
     )
     return Intent(request=req, created_ns=r[11], broker_order_id=r[12], status=r[13], filled_qty=r[14])
 

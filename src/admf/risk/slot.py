@@ -349,7 +349,7 @@ class StrategySlot:
         if why:
             self.refused.append(f"{side.value} {qty:g} {self.symbol} refused: {why}")
             return None
-        req = self._request(side, qty, kind, limit, stop, tif, "order")
+        req = self._request(side, qty, kind, limit, stop, tif, "order", bracket=bracket)
         if bracket is not None:
             self.brackets[req.client_order_id] = bracket
             self.leg_of[req.client_order_id] = "entry"
@@ -400,13 +400,14 @@ class StrategySlot:
             self._cancel_one(other)
 
     def _request(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
-                 tif: TimeInForce, reason: str, order_class: str = "", stop_loss: float | None = None) -> OrderRequest:
+                 tif: TimeInForce, reason: str, order_class: str = "", stop_loss: float | None = None,
+                 bracket: tuple[float, float] | None = None) -> OrderRequest:
         """A new order of the strategy (its own, or a bracket leg: `reason` is then the leg)."""
         self.n_orders += 1
         req = OrderRequest(client_order_id=f"{self.id_prefix}{self.n_orders}", strategy_id=self.strategy_id,
                            symbol=self.symbol, side=side, qty=qty, order_type=kind, limit_price=limit,
                            stop_price=stop, tif=tif, ts=self.now[1], reason=reason, order_class=order_class,
-                           stop_loss=stop_loss)
+                           stop_loss=stop_loss, bracket=bracket)
         self.reqs[req.client_order_id] = req
         if reason != "order":
             self.leg_of[req.client_order_id] = reason
@@ -415,12 +416,18 @@ class StrategySlot:
     def adopt(self, req: OrderRequest, left: float) -> None:
         """An order an earlier session left open (a restart): working for this slot with `left` to
         fill; an order strategy sees it among its open orders and its limits count it (an OCO exit
-        once). A restored entry's bracket is not known: no exits follow its fill."""
-        self.working[req.client_order_id] = left
+        once). A restored entry keeps its bracket (journaled with it): the exits follow its fill,
+        for all it filled, before the restart too."""
+        cid = req.client_order_id
+        self.working[cid] = left
         if self.on_bar == self._order_bar:
-            self.reqs[req.client_order_id] = req
+            self.reqs[cid] = req
             if req.order_class:
-                self.leg_of[req.client_order_id] = req.order_class
+                self.leg_of[cid] = req.order_class
+            elif req.bracket is not None:
+                self.brackets[cid] = req.bracket
+                self.leg_of[cid] = "entry"
+                self.entry_filled[cid] = req.qty - left
 
     def _cancel_one(self, cid: str) -> None:
         if cid in self.working and not self.broker.cancel(cid, self.now[1]):
