@@ -212,3 +212,23 @@ def test_a_journal_with_a_table_of_its_own_for_leg_ids_gets_them_folded_in(tmp_p
     db = sqlite3.connect(path)
     assert db.execute("SELECT name FROM sqlite_master WHERE name='legs'").fetchall() == []
     db.close()
+
+
+def test_last_brackets_is_the_latest_filled_bracketed_entry_per_book_and_symbol(tmp_path):
+    """A restart re-arms the exit of these: entries with a bracket that filled, the newest one of
+    each (strategy, symbol); one not filled, or without a bracket, is not one of them."""
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_intent(_req("e1", bracket=(98.0, 103.0)))
+        j.record_fill(_fill("x1", "e1", 10.0, 1))
+        j.record_intent(_req("e2", bracket=(97.0, 104.0)))  # newer, filled partly
+        j.record_fill(_fill("x2", "e2", 4.0, 2))
+        j.record_intent(_req("e3", bracket=(96.0, 105.0)))  # newest, never filled
+        j.record_intent(_req("m1"))  # no bracket, filled
+        j.record_fill(_fill("x3", "m1", 10.0, 3))
+        j.record_intent(_req("q1", symbol="QQQ", strategy_id="s2", bracket=(380.0, 390.0)))
+        j.record_fill(Fill("x4", "q1", "s2", "QQQ", Side.BUY, 5.0, 385.0, 4))
+        got = {(i.request.strategy_id, i.request.symbol): i.request for i in j.last_brackets()}
+    assert {k: (r.client_order_id, r.bracket) for k, r in got.items()} == {
+        ("s1", "SPY"): ("e2", (97.0, 104.0)), ("s2", "QQQ"): ("q1", (380.0, 390.0))}
+    with Journal(tmp_path / "empty.sqlite") as j:
+        assert j.last_brackets() == []

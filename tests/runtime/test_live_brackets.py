@@ -34,6 +34,7 @@ from admf.runtime.backtest import run_variant
 pytestmark = pytest.mark.timeout(120)
 MIN = 60_000_000_000
 LB = {"limit_bracket": {"period": 20, "offset": 0.0002, "stop": 0.001, "target": 0.0015, "shares": 10, "wait": 3}}
+LB_WIDE = {"limit_bracket": {**LB["limit_bracket"], "stop": 0.002, "target": 0.003}}
 _WAITING = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.UNKNOWN)
 
 
@@ -96,11 +97,12 @@ def fills_by_bar(fills: list[Any]) -> list[tuple[int, str, float, float]]:
     return sorted(((f.ts // MIN) * MIN - MIN, f.side.value, f.qty, f.price) for f in fills)
 
 
-def backtest_fills(bars: list[Bar], fill: str = "close") -> tuple[list[tuple[int, str, float, float]], list[str]]:
+def backtest_fills(bars: list[Bar], fill: str = "close",
+                   params: dict[str, Any] = LB) -> tuple[list[tuple[int, str, float, float]], list[str]]:
     a = np.array([(b.open, b.high, b.low, b.close, b.volume) for b in bars])
     frame = BarFrame(np.array([b.ts for b in bars], dtype=np.int64), a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4],
                      symbol="SPY", timeframe="1m")
-    cfg = config_from_dict({"name": "bt", "data": "SPY_1m", "strategy": [LB], "execution": {"fill": fill}})
+    cfg = config_from_dict({"name": "bt", "data": "SPY_1m", "strategy": [params], "execution": {"fill": fill}})
     bt = run_variant(cfg, merge([frame]))
     got = sorted((int(r.time.value), r.side, float(r.qty), float(r.price)) for r in bt.fills.itertuples())
     return got, list(bt.fills.sort_values("time")["reason"])
@@ -176,11 +178,69 @@ def test_a_restart_restores_the_resting_oco_and_does_not_send_it_again(tmp_path:
         assert [(f.side.value, f.qty, f.reason) for f in exits] == [("sell", 10.0, "stop_loss")]
         assert book.position("SPY") == 0.0
         assert cid not in post_log[posts:]  # restored, never sent again
+        assert post_log[posts:] == []  # and no second exit re-armed for the position
         assert s.broker.orders[cid].status is OrderStatus.FILLED
         assert h.broker.order_state(cid)[0] is OrderStatus.FILLED
     finally:
         h.stop()
         emu.stop()
+
+
+def test_a_restart_after_cancel_on_stop_re_arms_the_exit_once(tmp_path: Path, post_log: list[str]) -> None:
+    """The session stops with cancel_on_stop (the OCO exit is canceled at the broker, the position
+    stays): the restart sends one new OCO exit for the position at the journaled entry's
+    (stop, target) on its first live bar; it rests and a later bar fills it, the trade a
+    backtest's (no bar between the two sessions touched a leg); the exposure invariant holds."""
+    emu = start_emulator(data=str(bars_file(tmp_path)), symbols=["SPY"], rate_limit=0)
+    h = Harness(emu, live_config(tmp_path, LB_WIDE, cancel_on_stop=True), FAST, post_log)
+    try:
+        h.start()
+        st = Stepper(h)
+        st.play(27)  # the first entry fills on bar 26: its OCO exit rests
+        mgr = h.session.broker
+        ((old,),) = [[b.request for b in mgr.book_orders.values() if b.request.order_class == OCO]]
+        entry = next(b.request for b in mgr.book_orders.values() if b.request.bracket is not None)
+        assert entry.bracket == (old.stop_loss, old.limit_price)
+        h.stop()
+        assert emu.state()["open_orders"] == 0  # the OCO was canceled at the broker
+        assert {s: float(q) for s, q in emu.state()["positions"].items()} == {"SPY": 10.0}
+        with Journal(h.journal_path) as j:
+            intent = j.intent(old.client_order_id)
+            (last,) = j.last_brackets()
+        assert intent is not None and intent.status == "canceled"
+        assert last.client_order_id == entry.client_order_id and last.request.bracket == entry.bracket
+        posts = len(post_log)
+
+        h.start()
+        st2 = Stepper(h)
+        s = h.session
+        assert s.books["limit_bracket"].position("SPY") == 10.0
+        assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 10.0)  # no exit works before the first bar
+        st2.play(1)  # the first live bar re-arms the exit
+        new = [b.request for b in s.broker.book_orders.values()
+               if b.request.order_class == OCO and b.client_order_id != old.client_order_id]
+        assert len(new) == 1
+        oco = new[0]
+        assert post_log[posts:] == [oco.client_order_id]  # one exit, sent once
+        assert (oco.side.value, oco.qty, oco.stop_loss, oco.limit_price) == ("sell", 10.0, *entry.bracket)
+        assert s.broker.exposure("limit_bracket", "SPY") == (10.0, 0.0)  # it rests, counted once
+        assert emu.state()["open_orders"] == 2  # the take-profit and its stop-loss leg
+        logged = [r for r in s.audit.records if r["event"] == "order" and r.get("order_class") == OCO]
+        assert [(r["id"], r["stop_loss"]) for r in logged] == [(oco.client_order_id, oco.stop_loss)]
+        book = s.books["limit_bracket"]
+        for _ in range(60):
+            st2.play(1)
+            if book.position("SPY") == 0.0:
+                break
+        exits = [f for f in book.fills if f.client_order_id == oco.client_order_id]
+        assert [(f.side.value, f.qty) for f in exits] == [("sell", 10.0)]
+        assert post_log[posts:] == [oco.client_order_id] and emu.state()["open_orders"] == 0
+        fills = sorted(book.fills, key=lambda f: f.ts)
+    finally:
+        h.stop()
+        emu.stop()
+    bt, bt_reasons = backtest_fills(st.bars + st2.bars, params=LB_WIDE)  # the same trade without a restart
+    assert fills_by_bar(fills) == bt and bt_reasons == ["order", exits[0].reason]
 
 
 def test_a_restart_with_the_entry_resting_keeps_its_bracket(tmp_path: Path, post_log: list[str]) -> None:

@@ -386,6 +386,18 @@ class Journal:
             ).fetchall()
         return [_intent(r) for r in rows]
 
+    def last_brackets(self) -> list[Intent]:
+        """The last bracketed entry that filled (at least partly), one per strategy and symbol:
+        a restart re-arms its exit when the position it opened is held with none working."""
+        with self._lock:
+            rows = self._db.execute(
+                _INTENT_SELECT + " WHERE bracket_stop IS NOT NULL AND bracket_target IS NOT NULL"
+                " AND client_order_id IN (SELECT client_order_id FROM fills)"
+                " ORDER BY created_ns, rowid",  # rowid: the order written, on a tie
+            ).fetchall()
+        last = {(r[1], r[2]): r for r in rows}  # (strategy_id, symbol): the latest wins
+        return [_intent(r) for r in last.values()]
+
     def recover(self) -> Recovery:
         """State to resume from after a restart."""
         fills = self.fills()

@@ -126,6 +126,7 @@ class StrategySlot:
         self.brackets: dict[str, tuple[float, float]] = {}  # entry id -> (stop, target), legs not sent yet
         self.entry_filled: dict[str, float] = {}
         self.peer: dict[str, str] = {}  # a working leg -> the other leg of its OCO pair
+        self.rearm_entry: OrderRequest | None = None  # a restart: the entry whose exit may be gone
         self.api_fills: list[Fill] = []
         self.refused: list[str] = []
         self.muted = False  # a live session's warm-up: the strategy sees bars, its orders are not sent
@@ -317,6 +318,8 @@ class StrategySlot:
     def _order_bar(self, ts: int, o: float, h: float, l: float, c: float, v: float) -> int:
         bar, day = self.clock(ts) if self.clock is not None else (0, 0)
         self.now = (bar, ts, c, day)
+        if self.rearm_entry is not None and not self.muted:
+            self._rearm(self.rearm_entry)
         if self.step is not None:
             self.step.arrive(self.symbol, ts, o, h, l, c, v)
         else:
@@ -373,31 +376,56 @@ class StrategySlot:
         done = self.entry_filled.pop(cid, 0.0)
         bracket = self.brackets.pop(cid, None)
         if bracket is not None and done > 1e-9:
-            stop, target = bracket
-            exit_side = Side.SELL if req.side is Side.BUY else Side.BUY
-            bar, _, c, day = self.now
-            if self.split_flips:  # live: one OCO order, the broker's one-cancels-other (see the module doc)
-                oco = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif,
-                                    ExitReason.TAKE_PROFIT.value, order_class=OCO, stop_loss=stop)
-                self.leg_of[oco.client_order_id] = OCO
-                self._send(oco, bar, c, day)
-                return
-            sl = self._request(exit_side, done, OrderType.STOP, None, stop, req.tif, ExitReason.STOP_LOSS.value)
-            tp = self._request(exit_side, done, OrderType.LIMIT, target, None, req.tif, ExitReason.TAKE_PROFIT.value)
-            self.peer[sl.client_order_id] = tp.client_order_id
-            self.peer[tp.client_order_id] = sl.client_order_id
-            # the stop-loss goes first: a broker matching a bar works its orders in order
-            self._send(sl, bar, c, day)
-            if tp.client_order_id in self.peer:  # the stop did not fill at once
-                self._send(tp, bar, c, day)
-            else:
-                self.reqs.pop(tp.client_order_id, None)
-                self.leg_of.pop(tp.client_order_id, None)
+            self._send_exits(req, done, bracket)
             return
         other = self.peer.pop(cid, None)
         if other is not None and leg and not filled:  # a leg ended unfilled: the pair goes
             self.peer.pop(other, None)
             self._cancel_one(other)
+
+    def _send_exits(self, entry: OrderRequest, qty: float, bracket: tuple[float, float]) -> None:
+        """The bracket exits of `qty` of the position `entry` opened, at its (stop, target)."""
+        stop, target = bracket
+        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
+        bar, _, c, day = self.now
+        if self.split_flips:  # live: one OCO order, the broker's one-cancels-other (see the module doc)
+            oco = self._request(exit_side, qty, OrderType.LIMIT, target, None, entry.tif,
+                                ExitReason.TAKE_PROFIT.value, order_class=OCO, stop_loss=stop)
+            self.leg_of[oco.client_order_id] = OCO
+            self._send(oco, bar, c, day)
+            return
+        sl = self._request(exit_side, qty, OrderType.STOP, None, stop, entry.tif, ExitReason.STOP_LOSS.value)
+        tp = self._request(exit_side, qty, OrderType.LIMIT, target, None, entry.tif, ExitReason.TAKE_PROFIT.value)
+        self.peer[sl.client_order_id] = tp.client_order_id
+        self.peer[tp.client_order_id] = sl.client_order_id
+        # the stop-loss goes first: a broker matching a bar works its orders in order
+        self._send(sl, bar, c, day)
+        if tp.client_order_id in self.peer:  # the stop did not fill at once
+            self._send(tp, bar, c, day)
+        else:
+            self.reqs.pop(tp.client_order_id, None)
+            self.leg_of.pop(tp.client_order_id, None)
+
+    def rearm(self, entry: OrderRequest) -> None:
+        """A restart: `entry` is the last bracketed entry of this book and symbol that filled. Its
+        exit may be gone (canceled when the session stopped, or never sent: a crash after the
+        fill); the first live bar sends it again if the position is still held that way."""
+        if entry.bracket is not None and self.on_bar == self._order_bar:
+            self.rearm_entry = entry
+
+    def _rearm(self, entry: OrderRequest) -> None:
+        """One exit for the whole held position, unless it is flat or the other way, an exit
+        works for it (an adopted OCO, any working order of the exit side), the entry itself
+        still works (its exits follow its fill), or a risk or session exit is on its way."""
+        self.rearm_entry = None
+        sign = entry.side.sign
+        pos = self.book.position(self.symbol)
+        if pos * sign <= 1e-9 or entry.bracket is None or self.exit_pending is not None or self.goal is not None:
+            return
+        if entry.client_order_id in self.working or any(
+                cid in self.reqs and self.reqs[cid].side.sign != sign for cid in self.working):
+            return
+        self._send_exits(entry, abs(pos), entry.bracket)
 
     def _request(self, side: Side, qty: float, kind: OrderType, limit: float | None, stop: float | None,
                  tif: TimeInForce, reason: str, order_class: str = "", stop_loss: float | None = None,

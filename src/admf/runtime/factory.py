@@ -196,12 +196,13 @@ class LiveRunner:
         earlier = self.journal.fills()
         open_orders = [(i.request, i.filled_qty, i.sent) for i in self.journal.open_intents()
                        if i.request.qty - i.filled_qty > 1e-9]
+        brackets = [i.request for i in self.journal.last_brackets()]
         self.engine.start()
         try:
             capital = _journal_capital(self.journal, self.engine.run(self.venue.account_cash()))
             self.session = LiveSession(self.cfg, self.symbols, self.timeframe, engine=self.engine, inbox=self.inbox,
                                        capital=capital, id_tag=session_tag())
-            self.session.restore(earlier, open_orders)
+            self.session.restore(earlier, open_orders, brackets)
             self.session.market_open = self._market_open
             if self.warmup and self.cfg.live_trading.warmup_bars:
                 self._warm_up(self.session)

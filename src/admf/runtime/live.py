@@ -119,13 +119,16 @@ class LiveSession:
             slot.muted = False
         return n
 
-    def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float, bool]] = ()) -> int:
+    def restore(self, fills: Iterable[Fill], open_orders: Iterable[tuple[OrderRequest, float, bool]] = (),
+                brackets: Iterable[OrderRequest] = ()) -> int:
         """Apply the fills earlier sessions on the same journal applied (a restart, a crash), so
         the books start where the broker's account is; call before any live event.
 
         `open_orders` are those sessions' orders still open (request, quantity filled, whether the
         broker acknowledged it): they stay working for their slot, which decides nothing new
         until they have ended, and the slot's target includes them.
+        `brackets` are the last bracketed entries that filled, one per book and symbol
+        (`Journal.last_brackets`): a position one opened that has lost its exit gets it again.
         """
         n = 0
         exec_ids: set[str] = set()
@@ -158,6 +161,10 @@ class LiveSession:
             self.broker.restore(req, done, sent, set())
             slot.adopt(req, left)
             slot.target += left * req.side.sign
+        for req in brackets:
+            slot = self.build.slots_by_key.get((req.strategy_id, req.symbol))
+            if slot is not None:
+                slot.rearm(req)
         self.stats.restored_fills += n
         return n
 
