@@ -223,7 +223,7 @@ class LiveOrders:
         self.track(st)
         problem = self.client.check(req)
         if problem is not None:
-            self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=problem, local=True)
+            self.reject_locally(st, problem)
             return
         await self.send(st)
 
@@ -236,31 +236,31 @@ class LiveOrders:
         left = self.stale_after
         if st.req.decided_ns:
             left -= (time.time_ns() - st.req.decided_ns) / 1e9
-        stale = f"stale: not sent within {self.stale_after:g} s of its decision"
         if left <= 0:
-            self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=stale, local=True)
+            self.reject_locally(st, self._stale())
             return
         st.inflight = fut = asyncio.get_running_loop().create_future()
         try:
             order = await self.client.submit(st.req, st.wire_cid, time.monotonic() + left)
         except NotSent:
-            reason = stale
-            self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=reason, local=True)
+            self.reject_locally(st, self._stale())
             return
         except Refused as exc:
-            self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=exc.reason, local=True)
+            self.reject_locally(st, exc.reason)
             return
         except asyncio.CancelledError:
             # cancelled (a stop) while it waited for the rate limit: surely not at the broker, so
             # the journal says so instead of leaving the intent for a restart to look up
             if self.client.never_sent(st.wire_cid):
-                self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason="not sent: the session stopped",
-                                local=True)
+                self.reject_locally(st, "not sent: the session stopped")
             raise
         finally:
             st.inflight = None
             fut.set_result(None)
         self.apply_order(st, order)
+
+    def _stale(self) -> str:
+        return f"stale: not sent within {self.stale_after:g} s of its decision"
 
     async def cancel(self, client_order_id: str) -> None:
         st = await self._ready(client_order_id, "cancel")
@@ -524,6 +524,10 @@ class LiveOrders:
     def _failed(self, what: str, cid: str, message: str, ts: int) -> None:
         assert self._emit is not None
         self._emit(CommandFailed(what, cid, "Refused", message, ts))
+
+    def reject_locally(self, st: LiveOrder, reason: str) -> None:
+        """This core's own verdict (never sent, stale, unknown to the broker): rejected now."""
+        self.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason=reason, local=True)
 
     def set_status(self, st: LiveOrder, status: OrderStatus, ts: int, *, avg: float | None = None,
                    reason: str = "", force: bool = False, local: bool = False) -> None:

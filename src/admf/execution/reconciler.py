@@ -19,7 +19,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from admf.core.enums import OrderStatus
 from admf.core.errors import BrokerError
 from admf.execution.reports import OrderReport
 
@@ -102,14 +101,12 @@ class Reconciler:
             o = await client.get_order(st.broker_id)
             if o is None and st.open and st.pending is None and not st.replacing:
                 # a broker that lost the order (a local broker after a restart)
-                core.set_status(st, OrderStatus.REJECTED, time.time_ns(),
-                                reason="the broker no longer knows this order", local=True)
+                core.reject_locally(st, "the broker no longer knows this order")
                 return
         else:
             o = await client.get_order_by_client_id(st.wire_cid)
             if o is None and st.inflight is None and st.open:
-                core.set_status(st, OrderStatus.REJECTED, time.time_ns(), reason="the broker never received it",
-                                local=True)
+                core.reject_locally(st, "the broker never received it")
                 return
         if o is not None:
             core.apply_order(st, o)
@@ -160,8 +157,7 @@ class Reconciler:
             elif core.tuning.resend_unsent_on_restart:
                 core.spawn(core.send(st))
             else:
-                core.set_status(st, OrderStatus.REJECTED, time.time_ns(),
-                                reason="never reached the broker before a restart", local=True)
+                core.reject_locally(st, "never reached the broker before a restart")
 
     # -- polling -----------------------------------------------------------------------------
 
